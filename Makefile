@@ -1,0 +1,50 @@
+# Every target bootstraps .venv on a fresh machine: system packages, then Python packages.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_HOME := $(CURDIR)/.demo
+
+.PHONY: test run demo bench lint system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# libvirt-python builds against libvirt's headers, found through pkg-config.
+system-deps:
+	@if ! (command -v pkg-config >/dev/null && pkg-config --exists libvirt); then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing system packages: libvirt-dev pkg-config"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvirt-dev pkg-config >/dev/null; \
+	  else \
+	    echo "error: libvirt-dev and pkg-config are needed to build libvirt-python;" \
+	         "install them as root: apt-get install -y libvirt-dev pkg-config" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+run: $(STAMP)
+	@test -f "$${STRONGROOM_HOME:-$$HOME/.strongroom}/audit/signing-key.pem" -o -n "$$STRONGROOM_DATABASE_URL" || $(BIN)/strongroom init
+	$(BIN)/strongroom serve
+
+demo: $(STAMP)
+	rm -rf $(DEMO_HOME)
+	STRONGROOM_HOME=$(DEMO_HOME) $(BIN)/strongroom demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/store.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

@@ -1,0 +1,91 @@
+"""The hash chain format (version 1).
+
+Each stored event gets one link, written in the same transaction as the event:
+
+    digest = SHA-256("sr-event-v1" | len(id) | id | version | len(topic) | topic | state)
+    hash   = SHA-256("sr-link-v1" | prev_hash | position | prev_position | digest)
+
+`position` is the event's notification id (its place in the one audit timeline);
+`prev_position` and `prev_hash` are those of the link before it (0 and 32 zero
+bytes for the first).  Recording `prev_position` lets a verifier tell a deleted
+event from an altered one even where the store's positions have legitimate gaps
+(Postgres sequences skip numbers on rolled-back inserts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from hashlib import sha256
+from uuid import UUID
+
+GENESIS_HASH = bytes(32)
+GENESIS_POSITION = 0
+
+_EVENT_TAG = b"sr-event-v1\x00"
+_LINK_TAG = b"sr-link-v1\x00"
+
+
+@dataclass(frozen=True)
+class Link:
+    position: int
+    prev_position: int
+    digest: bytes
+    hash: bytes
+
+
+def originator_bytes(originator_id: UUID | str | bytes) -> bytes:
+    """The canonical bytes of an aggregate id: a UUID's 16 bytes."""
+    if isinstance(originator_id, UUID):
+        return originator_id.bytes
+    if isinstance(originator_id, bytes):
+        return originator_id
+    # SQLite keeps UUIDs as 32 hex digits.
+    return UUID(originator_id).bytes
+
+
+def event_digest(originator: bytes, version: int, topic: str, state: bytes) -> bytes:
+    """The digest of one stored event's content, independent of where it sits."""
+    topic_bytes = topic.encode()
+    return sha256(
+        b"".join(
+            (
+                _EVENT_TAG,
+                len(originator).to_bytes(2, "big"),
+                originator,
+                version.to_bytes(8, "big", signed=True),
+                len(topic_bytes).to_bytes(4, "big"),
+                topic_bytes,
+                state,
+            )
+        )
+    ).digest()
+
+
+def link_hash(prev_hash: bytes, position: int, prev_position: int, digest: bytes) -> bytes:
+    """The chain hash of the event at `position`, binding it to the one before."""
+    return sha256(
+        b"".join(
+            (
+                _LINK_TAG,
+                prev_hash,
+                position.to_bytes(8, "big"),
+                prev_position.to_bytes(8, "big"),
+                digest,
+            )
+        )
+    ).digest()
+
+
+def extend(
+    prev_position: int,
+    prev_hash: bytes,
+    events: list[tuple[int, bytes, int, str, bytes]],
+) -> list[Link]:
+    """Links for `events` (position, originator, version, topic, state) after the given head."""
+    links = []
+    for position, originator, version, topic, state in events:
+        digest = event_digest(originator, version, topic, state)
+        this_hash = link_hash(prev_hash, position, prev_position, digest)
+        links.append(Link(position, prev_position, digest, this_hash))
+        prev_position, prev_hash = position, this_hash
+    return links

@@ -1,0 +1,149 @@
+"""The production store: the library's Postgres recorder, chained and append-only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, ProgrammingError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from adapters.ledger.checkpoints import Checkpoint
+from adapters.ledger.config import LedgerConfig
+from adapters.ledger.writer import (
+    CHECKPOINT_COLUMNS,
+    LedgerSQL,
+    LedgerWriter,
+    chain_table,
+    checkpoint_table,
+)
+
+APPEND_ONLY_FUNCTION = "strongroom_refuse_change"
+
+
+def _name(schema: str, table: str) -> str:
+    return f"{Identifier(schema).as_string()}.{Identifier(table).as_string()}"
+
+
+def append_only_triggers(schema: str, table: str) -> list[str]:
+    """Triggers that make UPDATE, DELETE and TRUNCATE of `table` fail."""
+    qualified = _name(schema, table)
+    function = _name(schema, APPEND_ONLY_FUNCTION)
+    row_trigger = Identifier(f"{table}_append_only").as_string()
+    truncate_trigger = Identifier(f"{table}_no_truncate").as_string()
+    return [
+        f"CREATE OR REPLACE TRIGGER {row_trigger} BEFORE UPDATE OR DELETE ON {qualified} "
+        f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+        f"CREATE OR REPLACE TRIGGER {truncate_trigger} BEFORE TRUNCATE ON {qualified} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+    ]
+
+
+def ledger_sql(schema: str, events_table: str) -> LedgerSQL:
+
+    chain = _name(schema, chain_table(events_table))
+    checkpoints = _name(schema, checkpoint_table(events_table))
+    return LedgerSQL(
+        create=[
+            f"CREATE TABLE IF NOT EXISTS {chain} ("
+            "position bigint PRIMARY KEY, prev_position bigint NOT NULL, "
+            "digest bytea NOT NULL, hash bytea NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {checkpoints} ("
+            "seq bigint PRIMARY KEY, position bigint NOT NULL, chain_hash bytea NOT NULL, "
+            "previous_digest bytea NOT NULL, sealed_at text NOT NULL, key_id text NOT NULL, "
+            "signature bytea NOT NULL)",
+            f"CREATE OR REPLACE FUNCTION {_name(schema, APPEND_ONLY_FUNCTION)}() "
+            "RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP "
+            "USING ERRCODE = 'insufficient_privilege'; END $$",
+            *append_only_triggers(schema, events_table),
+            *append_only_triggers(schema, chain_table(events_table)),
+            *append_only_triggers(schema, checkpoint_table(events_table)),
+        ],
+        select_head=(
+            f"SELECT position, hash, (SELECT position FROM {checkpoints} "
+            "ORDER BY seq DESC LIMIT 1) AS sealed_position "
+            f"FROM {chain} ORDER BY position DESC LIMIT 1"
+        ),
+        insert_link=f"INSERT INTO {chain} VALUES (%s, %s, %s, %s)",
+        select_last_checkpoint=(
+            f"SELECT {CHECKPOINT_COLUMNS} FROM {checkpoints} ORDER BY seq DESC LIMIT 1"
+        ),
+        insert_checkpoint=f"INSERT INTO {checkpoints} VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        select_chain_hash=f"SELECT hash FROM {chain} WHERE position = %s",
+    )
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """Every insert also appends its chain links, and seals a checkpoint when due."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = "stored_events",
+        config: LedgerConfig,
+    ) -> None:
+        if datastore.enable_db_functions:
+            # The library's insert function bypasses the path that writes the chain.
+            raise ProgrammingError("POSTGRES_ENABLE_DB_FUNCTIONS cannot be used with the ledger")
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.ledger = LedgerWriter(
+            ledger_sql(datastore.schema, events_table_name),
+            signer=config.signer,
+            checkpoint_every=config.checkpoint_every,
+            clock=config.clock,
+            witness=config.witness,
+        )
+        self.sql_create_statements.extend(SQL(s) for s in self.ledger.sql.create)  # type: ignore[arg-type]
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)
+        self.ledger.committed()
+        return ids
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        self.ledger.begin()
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert ids is not None
+        self.ledger.append(curs, ids, stored_events)
+        return ids
+
+    def seal(self) -> Checkpoint | None:
+        """Sign the current head now (the periodic sealer and `audit seal` use this)."""
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            checkpoint = self.ledger.seal_head(curs)
+        self.ledger.committed()
+        return checkpoint
+
+
+class ChainedPostgresFactory(PostgresFactory):
+    """PERSISTENCE_MODULE target for the production store."""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        prefix = self.env.name.lower() or "stored"
+        recorder = ChainedPostgresApplicationRecorder(
+            self.datastore,
+            events_table_name=prefix + "_events",
+            config=LedgerConfig.from_env(self.env),
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder

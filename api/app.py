@@ -1,0 +1,44 @@
+"""The FastAPI application: REST under /api/v1, health, and (later) SSE and the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from adapters.bootstrap import bootstrap
+from adapters.ledger.sealer import PeriodicSealer
+from adapters.settings import Settings
+from api.context import AuditContextMiddleware
+from api.errors import install_error_handlers
+from api.routes import audit, health
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The web application for `settings`; the store opens when the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(web: FastAPI) -> AsyncIterator[None]:
+        strongroom = bootstrap(settings)
+        sealer = PeriodicSealer(strongroom.recorder.seal, settings.checkpoint_seconds)  # type: ignore[attr-defined]
+        sealer.start()
+        web.state.strongroom = strongroom
+        try:
+            yield
+        finally:
+            sealer.stop()
+            strongroom.close()
+
+    web = FastAPI(
+        title="Strongroom",
+        version="0.1.0",
+        description="Management and audit backend of a research-data enclave.",
+        lifespan=lifespan,
+    )
+    web.state.settings = settings
+    web.add_middleware(AuditContextMiddleware)
+    install_error_handlers(web)
+    web.include_router(health.router)
+    web.include_router(audit.router)
+    return web

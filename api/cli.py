@@ -1,0 +1,207 @@
+"""The `strongroom` command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from eventsourcing.persistence import PersistenceError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from adapters.bootstrap import bootstrap
+from adapters.ledger.checkpoints import (
+    AuditKeyError,
+    Witness,
+    create_signing_key,
+    key_id_of,
+    load_public_key,
+    public_key_pem,
+)
+from adapters.settings import Settings, SettingsError
+from audit_queries.ledger_reader import open_reader
+from audit_queries.verify import verify_ledger
+from domain.envelope import AuditContext, acting_as
+from domain.installation import AlreadyInitialised
+
+cli = typer.Typer(
+    help="Strongroom: the management and audit backend of a research-data enclave.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+audit_cli = typer.Typer(help="Verify, seal and publish the tamper-evident audit ledger.")
+cli.add_typer(audit_cli, name="audit")
+
+# soft_wrap: messages stay on one line whatever the terminal width.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def explained_errors() -> Iterator[None]:
+    """Turn configuration and store failures into one line and a non-zero exit."""
+    try:
+        yield
+    except (SettingsError, AuditKeyError) as error:
+        fail(str(error))
+    except AlreadyInitialised as error:
+        fail(str(error), code=1)
+    except PersistenceError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        fail(f"the event store is unavailable: {first_line}")
+
+
+def load_settings() -> Settings:
+    with explained_errors():
+        return Settings.from_env()
+
+
+@cli.command()
+def init() -> None:
+    """Create the home, the store and the audit signing key, and record the installation."""
+    settings = load_settings()
+    with explained_errors():
+        if settings.signing_key_path.exists():
+            public_key = load_public_key(settings.public_key_path)
+        else:
+            public_key = create_signing_key(settings.signing_key_path, settings.public_key_path)
+        app = bootstrap(settings)
+        try:
+            with acting_as(AuditContext.system("bootstrap")):
+                app.initialise(
+                    audit_key_id=key_id_of(public_key),
+                    audit_public_key=public_key_pem(public_key),
+                    store_kind=settings.store.kind,
+                )
+            app.recorder.seal()  # type: ignore[attr-defined]
+        finally:
+            app.close()
+    out.print(f"Initialised {settings.store.describe()}")
+    out.print(f"  home:            {settings.home}")
+    out.print(f"  audit key id:    {key_id_of(public_key)}")
+    out.print(
+        f"  audit signing key (keep it safe, never in the database): {settings.signing_key_path}"
+    )
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST API on 127.0.0.1:8000 with the configured store."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load_settings()
+    with explained_errors():
+        if not settings.signing_key_path.exists():
+            fail(f"no audit signing key at {settings.signing_key_path}: run `strongroom init`")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@cli.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Load the demo organisation into a fresh store and serve it."""
+    settings = load_settings()
+    if settings.store.kind == "sqlite" and Path(settings.store.path).exists():
+        fail(
+            f"{settings.store.path} already exists; the demo needs a fresh STRONGROOM_HOME "
+            "(`make demo` uses ./.demo and starts it afresh)"
+        )
+    init()
+    serve(host=host, port=port)
+
+
+@audit_cli.command("verify")
+def audit_verify(
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="Public key to check signatures with (default: the home's)."),
+    ] = None,
+) -> None:
+    """Check the hash chain and signed checkpoints; exit 1 naming the first bad position."""
+    settings = load_settings()
+    with explained_errors():
+        key = load_public_key(public_key or settings.public_key_path)
+        reader = open_reader(settings)
+        try:
+            total = reader.bound()
+            with Progress(
+                TextColumn("verifying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+                disable=not err.is_terminal,
+            ) as progress:
+                task = progress.add_task("verify", total=total)
+                report = verify_ledger(
+                    reader,
+                    key,
+                    checkpoint_every=settings.checkpoint_every,
+                    witness=Witness(settings.witness_path).read(),
+                    progress=lambda done: progress.update(task, completed=done),
+                )
+        finally:
+            reader.close()
+    if report.problem is not None:
+        problem = report.problem
+        out.print(
+            f"FAILED at position {problem.position}: {problem.kind}: {problem.detail}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"OK: {report.events} events up to position {report.last_position}, "
+        f"{report.checkpoints} signed checkpoints"
+        + (
+            f"; {report.unsigned} newest events await the next checkpoint"
+            if report.unsigned
+            else ""
+        ),
+        highlight=False,
+    )
+
+
+@audit_cli.command("seal")
+def audit_seal() -> None:
+    """Sign a checkpoint over the current head of the ledger now."""
+    settings = load_settings()
+    with explained_errors():
+        app = bootstrap(settings)
+        try:
+            checkpoint = app.recorder.seal()  # type: ignore[attr-defined]
+        finally:
+            app.close()
+    if checkpoint is None:
+        out.print("Nothing to seal: the head is already signed.")
+    else:
+        out.print(f"Sealed checkpoint {checkpoint.seq} at position {checkpoint.position}.")
+
+
+@audit_cli.command("public-key")
+def audit_public_key() -> None:
+    """Print the public key that verifies the ledger's checkpoints (PEM)."""
+    settings = load_settings()
+    with explained_errors():
+        load_public_key(settings.public_key_path)
+    sys.stdout.write(settings.public_key_path.read_text())
+
+
+def main() -> None:
+    cli()

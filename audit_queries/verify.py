@@ -1,0 +1,293 @@
+"""Verification of the audit ledger: the hash chain, the checkpoints and the witness.
+
+Walks every stored event in position order beside its chain link, then checks
+the checkpoint sequence against the chain and the witness file, and reports the
+first position where the store no longer matches what was recorded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from adapters.ledger.chain import GENESIS_HASH, GENESIS_POSITION, event_digest, link_hash
+from adapters.ledger.checkpoints import GENESIS_DIGEST, Checkpoint, signature_is_valid
+from audit_queries.ledger_reader import LedgerReader
+
+# What can be wrong, as reported by `strongroom audit verify`.
+ALTERED = "altered"
+MISSING = "missing"
+INSERTED = "inserted"
+REORDERED = "reordered"
+UNSIGNED_TAIL = "unsigned tail"
+BAD_SIGNATURE = "bad signature"
+
+_PROGRESS_EVERY = 50_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    position: int
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    events: int
+    checkpoints: int
+    last_position: int
+    unsigned: int
+    problem: Problem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class _Walk:
+    events: int = 0
+    last_position: int = GENESIS_POSITION
+    problem: Problem | None = None
+    unsigned: int = 0
+    first_unsigned: int | None = None
+
+
+def verify_ledger(
+    reader: LedgerReader,
+    public_key: Ed25519PublicKey,
+    *,
+    checkpoint_every: int,
+    witness: Checkpoint | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Check the whole ledger; the report names the first bad position, if any."""
+    # Checkpoints first, then the bound: every signed position is then inside the walk.
+    checkpoints = reader.checkpoints()
+    upto = reader.bound()
+    signed_positions = {c.position for c in checkpoints}
+    sealed_up_to = max(signed_positions, default=GENESIS_POSITION)
+    hashes_at_checkpoints: dict[int, bytes] = {}
+    walk = _walk_chain(
+        reader, upto, signed_positions, hashes_at_checkpoints, sealed_up_to, progress
+    )
+
+    problems = [walk.problem] if walk.problem else []
+    problems += _check_checkpoints(checkpoints, public_key, walk, hashes_at_checkpoints)
+    if witness is not None:
+        problems += _check_witness(witness, checkpoints, public_key, walk)
+    if walk.problem is None and walk.unsigned >= checkpoint_every:
+        assert walk.first_unsigned is not None
+        problems.append(
+            Problem(
+                walk.first_unsigned,
+                UNSIGNED_TAIL,
+                f"{walk.unsigned} events after position {sealed_up_to} carry no signed "
+                f"checkpoint; the ledger seals at least every {checkpoint_every} events",
+            )
+        )
+    first = min(problems, key=lambda p: p.position) if problems else None
+    return VerifyReport(
+        events=walk.events,
+        checkpoints=len(checkpoints),
+        last_position=walk.last_position,
+        unsigned=walk.unsigned,
+        problem=first,
+    )
+
+
+def _walk_chain(
+    reader: LedgerReader,
+    upto: int,
+    signed_positions: set[int],
+    hashes_at_checkpoints: dict[int, bytes],
+    sealed_up_to: int,
+    progress: Callable[[int], None] | None,
+) -> _Walk:
+    walk = _Walk()
+    recent: deque[int] = deque(maxlen=4096)
+    last_position, last_hash = GENESIS_POSITION, GENESIS_HASH
+    events, links = reader.events(upto), reader.links(upto)
+    event, link = next(events, None), next(links, None)
+    while event is not None or link is not None:
+        if link is None or (event is not None and event[0] < link[0]):
+            assert event is not None
+            walk.problem = Problem(
+                event[0],
+                INSERTED,
+                "this event has no chain link: it was not recorded by the ledger",
+            )
+            break
+        if event is None or link[0] < event[0]:
+            walk.problem = Problem(
+                link[0], MISSING, "the chain records an event here that the store no longer holds"
+            )
+            break
+        position, originator, version, topic, state = event
+        _, prev_position, digest, stored_hash = link
+        if prev_position != last_position:
+            walk.problem = _broken_link(position, prev_position, last_position, recent)
+            break
+        if event_digest(originator, version, topic, state) != digest:
+            walk.problem = _changed_content(reader, position, event)
+            break
+        if link_hash(last_hash, position, prev_position, digest) != stored_hash:
+            walk.problem = Problem(position, ALTERED, "the chain link itself was changed")
+            break
+        if position in signed_positions:
+            hashes_at_checkpoints[position] = stored_hash
+        if position > sealed_up_to:
+            walk.unsigned += 1
+            if walk.first_unsigned is None:
+                walk.first_unsigned = position
+        recent.append(position)
+        last_position, last_hash = position, stored_hash
+        walk.events += 1
+        if progress is not None and walk.events % _PROGRESS_EVERY == 0:
+            progress(walk.events)
+        event, link = next(events, None), next(links, None)
+    walk.last_position = last_position
+    if progress is not None:
+        progress(walk.events)
+    return walk
+
+
+def _broken_link(
+    position: int, prev_position: int, last_position: int, recent: deque[int]
+) -> Problem:
+    if prev_position > last_position:
+        return Problem(
+            prev_position,
+            MISSING,
+            f"the event at position {prev_position} was removed together with its chain link "
+            f"(the link at {position} follows it)",
+        )
+    inserted = next((p for p in recent if p > prev_position), last_position)
+    return Problem(
+        inserted,
+        INSERTED,
+        f"position {inserted} is not part of the recorded chain: the link at {position} "
+        f"follows position {prev_position}",
+    )
+
+
+def _changed_content(reader: LedgerReader, position: int, event: tuple) -> Problem:  # type: ignore[type-arg]
+    _, originator, version, topic, state = event
+    recorded_at = reader.position_of_digest(event_digest(originator, version, topic, state))
+    if recorded_at is not None and recorded_at != position:
+        return Problem(
+            position,
+            REORDERED,
+            f"this position holds the event the chain recorded at position {recorded_at}",
+        )
+    return Problem(position, ALTERED, "the stored event differs from what the chain recorded")
+
+
+def _check_checkpoints(
+    checkpoints: list[Checkpoint],
+    public_key: Ed25519PublicKey,
+    walk: _Walk,
+    hashes_at_checkpoints: dict[int, bytes],
+) -> list[Problem]:
+    previous_digest, previous_position = GENESIS_DIGEST, GENESIS_POSITION
+    for expected_seq, checkpoint in enumerate(checkpoints, start=1):
+        start = previous_position + 1
+        if checkpoint.seq != expected_seq:
+            gone = (
+                f"checkpoint {expected_seq}"
+                if checkpoint.seq == expected_seq + 1
+                else f"checkpoints {expected_seq} to {checkpoint.seq - 1}"
+            )
+            return [Problem(start, MISSING, f"{gone} were deleted from the store")]
+        if not signature_is_valid(checkpoint, public_key):
+            return [
+                Problem(
+                    start,
+                    BAD_SIGNATURE,
+                    f"checkpoint {checkpoint.seq} (position {checkpoint.position}) "
+                    "does not carry a valid signature by the audit key",
+                )
+            ]
+        if checkpoint.previous_digest != previous_digest:
+            return [
+                Problem(
+                    start,
+                    ALTERED,
+                    f"checkpoint {checkpoint.seq} does not follow checkpoint {checkpoint.seq - 1}",
+                )
+            ]
+        if walk.problem is None or checkpoint.position < walk.problem.position:
+            held = hashes_at_checkpoints.get(checkpoint.position)
+            if held is None and walk.problem is None:
+                if checkpoint.position > walk.last_position:
+                    return [
+                        Problem(
+                            walk.last_position + 1,
+                            MISSING,
+                            f"the store ends at position {walk.last_position} but checkpoint "
+                            f"{checkpoint.seq} signed position {checkpoint.position}: "
+                            "the tail was removed",
+                        )
+                    ]
+                return [
+                    Problem(
+                        checkpoint.position,
+                        MISSING,
+                        f"checkpoint {checkpoint.seq} signed position {checkpoint.position}, "
+                        "which the store no longer holds",
+                    )
+                ]
+            if held is not None and held != checkpoint.chain_hash:
+                return [
+                    Problem(
+                        start,
+                        ALTERED,
+                        f"the chain between positions {start} and {checkpoint.position} was "
+                        f"rewritten: checkpoint {checkpoint.seq} signed a different hash",
+                    )
+                ]
+        previous_digest, previous_position = checkpoint.digest(), checkpoint.position
+    return []
+
+
+def _check_witness(
+    witness: Checkpoint,
+    checkpoints: list[Checkpoint],
+    public_key: Ed25519PublicKey,
+    walk: _Walk,
+) -> list[Problem]:
+    if not signature_is_valid(witness, public_key):
+        return [
+            Problem(
+                witness.position,
+                BAD_SIGNATURE,
+                "the witness file's checkpoint is not signed by the audit key",
+            )
+        ]
+    by_seq = {c.seq: c for c in checkpoints}
+    stored = by_seq.get(witness.seq)
+    if stored is None:
+        newest = max(checkpoints, key=lambda c: c.seq, default=None)
+        after = newest.position if newest is not None else GENESIS_POSITION
+        return [
+            Problem(
+                min(after, walk.last_position) + 1,
+                MISSING,
+                f"the witness holds checkpoint {witness.seq} (position {witness.position}) but the "
+                f"store's checkpoints end at {newest.seq if newest else 'none'}: "
+                "the tail was removed",
+            )
+        ]
+    if stored.signature != witness.signature:
+        return [
+            Problem(
+                witness.position,
+                ALTERED,
+                f"checkpoint {witness.seq} in the store differs from the witness copy",
+            )
+        ]
+    return []

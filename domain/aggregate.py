@@ -1,0 +1,44 @@
+"""The base of every Strongroom aggregate: events carry the audit envelope.
+
+Following the library's context-variable pattern, the envelope fields are
+filled when an event is *created* (from the request's `AuditContext`) and are
+stored with it; on replay the stored values come back untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import field
+from datetime import datetime
+
+from eventsourcing.domain import Aggregate
+
+from domain import clock, envelope
+
+
+def _from_envelope(name: str) -> Callable[[], str | None]:
+    def read() -> str | None:
+        return getattr(envelope.current(), name)  # type: ignore[no-any-return]
+
+    return read
+
+
+class AuditedAggregate(Aggregate):
+    class Event(Aggregate.Event):
+        actor_id: str = field(default_factory=_from_envelope("actor_id"), init=False)
+        actor_role: str = field(default_factory=_from_envelope("actor_role"), init=False)
+        session_id: str | None = field(default_factory=_from_envelope("session_id"), init=False)
+        request_id: str = field(default_factory=_from_envelope("request_id"), init=False)
+        client_ip: str | None = field(default_factory=_from_envelope("client_ip"), init=False)
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return clock.now()
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    class Snapshot(Aggregate.Snapshot):
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return clock.now()

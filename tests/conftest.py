@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.bootstrap import bootstrap
+from adapters.clock import ManualClock
+from adapters.settings import Settings
+from domain.application import Strongroom
+from domain.envelope import AuditContext, acting_as
+from tests.stores import POSTGRES_URL, POSTGRES_URL_VARIABLE, STORE_KINDS, store_settings
+
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL, reason=f"{POSTGRES_URL_VARIABLE} is not set (CI sets it)"
+)
+
+
+def store_params() -> list[object]:
+    return [
+        pytest.param(kind, marks=[needs_postgres] if kind == "postgres" else [], id=kind)
+        for kind in STORE_KINDS
+    ]
+
+
+@pytest.fixture(params=store_params())
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(store_kind: str, tmp_path: Path) -> Iterator[Settings]:
+    with store_settings(store_kind, tmp_path / "home") as settings:
+        yield settings
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(settings: Settings, clock: ManualClock) -> Iterator[Strongroom]:
+    application = bootstrap(settings, clock=clock)
+    try:
+        yield application
+    finally:
+        application.close()
+
+
+@pytest.fixture
+def officer() -> Iterator[AuditContext]:
+    """Act as a named person for the duration of a test."""
+    context = AuditContext(
+        actor_id="u-ada",
+        actor_role="admin",
+        session_id="s-1",
+        request_id="r-1",
+        client_ip="10.1.2.3",
+    )
+    with acting_as(context):
+        yield context
