@@ -144,6 +144,8 @@ class Settings:
                 POSTGRES_DBNAME=self.store.dbname,
                 POSTGRES_SCHEMA=self.store.schema,
                 POSTGRES_LOCK_TIMEOUT="10",
+                # Fail fast with a clear message when the server is not there.
+                POSTGRES_CONNECT_TIMEOUT="5",
                 POSTGRES_POOL_SIZE="5",
                 POSTGRES_MAX_OVERFLOW="10",
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
@@ -55,9 +57,13 @@ def explained_errors() -> Iterator[None]:
         fail(str(error))
     except AlreadyInitialised as error:
         fail(str(error), code=1)
-    except PersistenceError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        fail(f"the event store is unavailable: {first_line}")
+    except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
+        fail(f"the event store is unavailable: {one_line(error)}")
+
+
+def one_line(error: Exception) -> str:
+    words = " ".join(str(error).split())
+    return (words[:300] + "…") if len(words) > 300 else words or type(error).__name__
 
 
 def load_settings() -> Settings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 import psycopg
@@ -39,6 +40,8 @@ class LedgerReader(Protocol):
 
 class SqliteLedgerReader:
     def __init__(self, path: str, events_table: str = "stored_events") -> None:
+        if not Path(path).exists():
+            raise sqlite3.OperationalError(f"no store at {path}: run `strongroom init` first")
         self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         self._events = events_table
         self._chain = chain_table(events_table)

@@ -272,10 +272,15 @@ def _check_witness(
     stored = by_seq.get(witness.seq)
     if stored is None:
         newest = max(checkpoints, key=lambda c: c.seq, default=None)
-        after = newest.position if newest is not None else GENESIS_POSITION
+        if walk.last_position < witness.position:
+            # Events the witness saw signed are gone: the tail of the store was cut.
+            position = walk.last_position + 1
+        else:
+            # The events are there but their newest checkpoints were removed.
+            position = (newest.position if newest is not None else GENESIS_POSITION) + 1
         return [
             Problem(
-                min(after, walk.last_position) + 1,
+                position,
                 MISSING,
                 f"the witness holds checkpoint {witness.seq} (position {witness.position}) but the "
                 f"store's checkpoints end at {newest.seq if newest else 'none'}: "

@@ -129,6 +129,10 @@ def create_signing_key(private_path: Path, public_path: Path) -> Ed25519PublicKe
 def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
+    except FileNotFoundError:
+        raise AuditKeyError(
+            f"no audit public key at {path}: run `strongroom init`, or pass --public-key"
+        ) from None
     except (OSError, ValueError) as error:
         raise AuditKeyError(f"cannot read the audit public key at {path}: {error}") from None
     if not isinstance(key, Ed25519PublicKey):

@@ -1,0 +1,71 @@
+"""The database itself refuses to change or remove recorded events, links and checkpoints."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from adapters.bootstrap import bootstrap
+from adapters.clock import ManualClock
+from adapters.settings import PostgresStore, Settings, SqliteStore
+from domain.application import Strongroom
+from domain.envelope import AuditContext
+from tests.conftest import needs_postgres
+from tests.notes import Note
+from tests.stores import store_settings
+
+TABLES = {"sqlite": "stored_events", "postgres": "strongroom_events"}
+POSITION = {"sqlite": "rowid", "postgres": "notification_id"}
+
+
+@pytest.fixture
+def recorded(app: Strongroom, officer: AuditContext) -> Strongroom:
+    note = Note("kept forever")
+    app.save(note)
+    app.recorder.seal()  # type: ignore[attr-defined]
+    return app
+
+
+@pytest.mark.parametrize("suffix", ["", "_chain", "_checkpoints"])
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET {c} = {c}", "DELETE FROM {t}"])
+def test_update_and_delete_are_refused(
+    settings: Settings, recorded: Strongroom, store_kind: str, suffix: str, statement: str
+) -> None:
+    table = TABLES[store_kind] + suffix
+    column = {"": POSITION[store_kind], "_chain": "hash", "_checkpoints": "signature"}[suffix]
+    sql = statement.format(t=table, c=column)
+    store = settings.store
+    if isinstance(store, SqliteStore):
+        db = sqlite3.connect(store.path)
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(sql)
+        db.close()
+    else:
+        assert isinstance(store, PostgresStore)
+        with (
+            psycopg.connect(**store.conninfo()) as db,  # type: ignore[arg-type]
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+        ):
+            db.execute(sql)
+
+
+@needs_postgres
+@pytest.mark.parametrize("suffix", ["", "_chain", "_checkpoints"])
+def test_truncate_is_refused_on_postgres(
+    tmp_path: Path, clock: ManualClock, officer: AuditContext, suffix: str
+) -> None:
+    # SQLite has no TRUNCATE (its DELETE is covered above); Postgres needs its own trigger.
+    with store_settings("postgres", tmp_path) as settings:
+        app = bootstrap(settings, clock=clock)
+        app.save(Note("kept forever"))
+        app.close()
+        store = settings.store
+        assert isinstance(store, PostgresStore)
+        with (
+            psycopg.connect(**store.conninfo()) as db,  # type: ignore[arg-type]
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+        ):
+            db.execute(f"TRUNCATE strongroom_events{suffix}")

@@ -1,0 +1,130 @@
+"""The library's own recorder test cases, run against our chained recorders on both stores.
+
+After each case the whole ledger is verified too, so the library's concurrent
+writers and readers also prove the chain stays intact under contention.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import unittest
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.tests.persistence import (
+    ApplicationRecorderTestCase,
+    NonInterleavingNotificationIDsBaseCase,
+)
+
+from adapters.clock import SystemClock
+from adapters.ledger.checkpoints import CheckpointSigner, create_signing_key, load_public_key
+from adapters.ledger.config import LedgerConfig
+from adapters.ledger.postgres import ChainedPostgresApplicationRecorder
+from adapters.ledger.sqlite import ChainedSQLiteApplicationRecorder
+from adapters.settings import PostgresStore, Settings
+from audit_queries.ledger_reader import LedgerReader, PostgresLedgerReader, SqliteLedgerReader
+from audit_queries.verify import verify_ledger
+from tests.stores import POSTGRES_URL, POSTGRES_URL_VARIABLE, fresh_postgres_database
+
+CHECKPOINT_EVERY = 500
+
+
+class LedgerCase(unittest.TestCase):
+    """Per test: a fresh store, an audit key, and a full verification at the end."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.stack = ExitStack()
+        self.home = Path(self.stack.enter_context(tempfile.TemporaryDirectory()))
+        create_signing_key(self.home / "key.pem", self.home / "key.pub.pem")
+        self.config = LedgerConfig(
+            signer=CheckpointSigner.from_file(self.home / "key.pem"),
+            checkpoint_every=CHECKPOINT_EVERY,
+            witness=None,
+            clock=SystemClock().now,
+        )
+        self.recorders: list[Any] = []
+
+    def tearDown(self) -> None:
+        try:
+            for recorder in self.recorders:
+                recorder.datastore.close()
+            reader = self.open_reader()
+            try:
+                report = verify_ledger(
+                    reader,
+                    load_public_key(self.home / "key.pub.pem"),
+                    checkpoint_every=CHECKPOINT_EVERY,
+                )
+            finally:
+                reader.close()
+            self.assertIsNone(report.problem, report.problem)
+        finally:
+            self.stack.close()
+            super().tearDown()
+
+    def open_reader(self) -> LedgerReader:
+        raise NotImplementedError  # each store's case says how to read it back
+
+
+class SqliteLedgerCase(LedgerCase):
+    def create_recorder(self) -> ChainedSQLiteApplicationRecorder:
+        recorder = ChainedSQLiteApplicationRecorder(
+            SQLiteDatastore(db_name=str(self.home / "store.db")), config=self.config
+        )
+        recorder.create_table()
+        self.recorders.append(recorder)
+        return recorder
+
+    def open_reader(self) -> LedgerReader:
+        return SqliteLedgerReader(str(self.home / "store.db"))
+
+
+@unittest.skipUnless(POSTGRES_URL, f"{POSTGRES_URL_VARIABLE} is not set (CI sets it)")
+class PostgresLedgerCase(LedgerCase):
+    def setUp(self) -> None:
+        super().setUp()
+        url = self.stack.enter_context(fresh_postgres_database())
+        store = Settings.from_env({"STRONGROOM_DATABASE_URL": url}).store
+        assert isinstance(store, PostgresStore)
+        self.store = store
+
+    def create_recorder(self) -> ChainedPostgresApplicationRecorder:
+        datastore = PostgresDatastore(
+            dbname=self.store.dbname,
+            host=self.store.host,
+            port=self.store.port,
+            user=self.store.user,
+            password=self.store.password,
+            pool_size=5,
+            max_overflow=10,
+        )
+        recorder = ChainedPostgresApplicationRecorder(
+            datastore, events_table_name="strongroom_events", config=self.config
+        )
+        recorder.create_table()
+        self.recorders.append(recorder)
+        return recorder
+
+    def open_reader(self) -> LedgerReader:
+        return PostgresLedgerReader(self.store, "strongroom_events")
+
+
+class TestSqliteApplicationRecorder(SqliteLedgerCase, ApplicationRecorderTestCase):  # type: ignore[misc]
+    pass
+
+
+class TestSqliteNonInterleaving(SqliteLedgerCase, NonInterleavingNotificationIDsBaseCase):  # type: ignore[misc]
+    pass
+
+
+class TestPostgresApplicationRecorder(PostgresLedgerCase, ApplicationRecorderTestCase):  # type: ignore[misc]
+    def test_insert_subscribe(self) -> None:
+        self.optional_test_insert_subscribe()
+
+
+class TestPostgresNonInterleaving(PostgresLedgerCase, NonInterleavingNotificationIDsBaseCase):  # type: ignore[misc]
+    pass
