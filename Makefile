@@ -36,8 +36,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 run: $(STAMP)
-	@test -f "$${STRONGROOM_HOME:-$$HOME/.strongroom}/audit/signing-key.pem" -o -n "$$STRONGROOM_DATABASE_URL" || $(BIN)/strongroom init
-	$(BIN)/strongroom serve
+	env -u STRONGROOM_DATABASE_URL $(BIN)/strongroom init --if-needed
+	env -u STRONGROOM_DATABASE_URL $(BIN)/strongroom serve
 
 demo: $(STAMP)
 	rm -rf $(DEMO_HOME)

@@ -72,7 +72,11 @@ def load_settings() -> Settings:
 
 
 @cli.command()
-def init() -> None:
+def init(
+    if_needed: Annotated[
+        bool, typer.Option("--if-needed", help="Succeed quietly when already initialised.")
+    ] = False,
+) -> None:
     """Create the home, the store and the audit signing key, and record the installation."""
     settings = load_settings()
     with explained_errors():
@@ -82,6 +86,8 @@ def init() -> None:
             public_key = create_signing_key(settings.signing_key_path, settings.public_key_path)
         app = bootstrap(settings)
         try:
+            if if_needed and app.is_initialised():
+                return
             with acting_as(AuditContext.system("bootstrap")):
                 app.initialise(
                     audit_key_id=key_id_of(public_key),
@@ -128,7 +134,7 @@ def demo(
             f"{settings.store.path} already exists; the demo needs a fresh STRONGROOM_HOME "
             "(`make demo` uses ./.demo and starts it afresh)"
         )
-    init()
+    init(if_needed=False)
     serve(host=host, port=port)
 
 

@@ -19,13 +19,20 @@ from adapters.settings import PostgresStore, Settings, SqliteStore
 
 PAGE = 20_000
 
-EventRow = tuple[int, bytes, int, str, bytes]  # position, originator, version, topic, state
-LinkRow = tuple[int, int, bytes, bytes]  # position, prev_position, digest, hash
+# position, originator, version, topic, state, then the link: prev_position, digest, hash
+# (the link's three are None for an event that has no link).
+Row = tuple[int, bytes, int, str, bytes, int | None, bytes | None, bytes | None]
 
 
 class LedgerReader(Protocol):
-    def events(self, upto: int) -> Iterator[EventRow]: ...
-    def links(self, upto: int) -> Iterator[LinkRow]: ...
+    def rows(self, upto: int) -> Iterator[Row]:
+        """Every event up to `upto` in position order, beside its chain link."""
+        ...
+
+    def first_link_after(self, position: int, upto: int) -> int | None:
+        """The first chain link after `position` (up to `upto`), if any."""
+        ...
+
     def checkpoints(self) -> list[Checkpoint]: ...
     def position_of_digest(self, digest: bytes) -> int | None: ...
     def bound(self) -> int:
@@ -47,26 +54,26 @@ class SqliteLedgerReader:
         self._chain = chain_table(events_table)
         self._checkpoints = checkpoint_table(events_table)
 
-    def events(self, upto: int) -> Iterator[EventRow]:
+    def rows(self, upto: int) -> Iterator[Row]:
         query = (
-            f"SELECT rowid, originator_id, originator_version, topic, state FROM {self._events} "
-            "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+            "SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, "
+            f"c.prev_position, c.digest, c.hash FROM {self._events} e "
+            f"LEFT JOIN {self._chain} c ON c.position = e.rowid "
+            "WHERE e.rowid > ? AND e.rowid <= ? ORDER BY e.rowid LIMIT ?"
         )
+        fromhex = bytes.fromhex
         after = 0
-        while rows := self._db.execute(query, (after, upto, PAGE)).fetchall():
-            for position, originator, version, topic, state in rows:
-                yield position, bytes.fromhex(originator), version, topic, state
-            after = rows[-1][0]
+        while page := self._db.execute(query, (after, upto, PAGE)).fetchall():
+            for position, originator, *rest in page:
+                yield (position, fromhex(originator), *rest)  # type: ignore[misc]
+            after = page[-1][0]
 
-    def links(self, upto: int) -> Iterator[LinkRow]:
-        query = (
-            f"SELECT position, prev_position, digest, hash FROM {self._chain} "
-            "WHERE position > ? AND position <= ? ORDER BY position LIMIT ?"
-        )
-        after = 0
-        while rows := self._db.execute(query, (after, upto, PAGE)).fetchall():
-            yield from rows
-            after = rows[-1][0]
+    def first_link_after(self, position: int, upto: int) -> int | None:
+        row = self._db.execute(
+            f"SELECT MIN(position) FROM {self._chain} WHERE position > ? AND position <= ?",
+            (position, upto),
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
 
     def checkpoints(self) -> list[Checkpoint]:
         rows = self._db.execute(
@@ -108,21 +115,23 @@ class PostgresLedgerReader:
                 yield from rows
                 after = rows[-1][0]
 
-    def events(self, upto: int) -> Iterator[EventRow]:
+    def rows(self, upto: int) -> Iterator[Row]:
         # uuid_send gives the 16 raw bytes, cheaper than building UUID objects.
         yield from self._pages(
-            "SELECT notification_id, uuid_send(originator_id), originator_version, topic, state "
-            f"FROM {self._events} WHERE notification_id > %s AND notification_id <= %s "
-            "ORDER BY notification_id LIMIT %s",
+            "SELECT e.notification_id, uuid_send(e.originator_id), e.originator_version, "
+            f"e.topic, e.state, c.prev_position, c.digest, c.hash FROM {self._events} e "
+            f"LEFT JOIN {self._chain} c ON c.position = e.notification_id "
+            "WHERE e.notification_id > %s AND e.notification_id <= %s "
+            "ORDER BY e.notification_id LIMIT %s",
             upto,
         )
 
-    def links(self, upto: int) -> Iterator[LinkRow]:
-        yield from self._pages(
-            f"SELECT position, prev_position, digest, hash FROM {self._chain} "
-            "WHERE position > %s AND position <= %s ORDER BY position LIMIT %s",
-            upto,
-        )
+    def first_link_after(self, position: int, upto: int) -> int | None:
+        row = self._db.execute(
+            f"SELECT MIN(position) FROM {self._chain} WHERE position > %s AND position <= %s",
+            (position, upto),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def checkpoints(self) -> list[Checkpoint]:
         rows = self._db.execute(

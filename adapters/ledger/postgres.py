@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, ProgrammingError, StoredEvent
@@ -15,6 +16,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from adapters.ledger.chain import Link
 from adapters.ledger.checkpoints import Checkpoint
 from adapters.ledger.config import LedgerConfig
 from adapters.ledger.writer import (
@@ -46,6 +48,19 @@ def append_only_triggers(schema: str, table: str) -> list[str]:
     ]
 
 
+def links_inserter(chain: str) -> Callable[[Any, list[Link]], None]:
+    """One INSERT from four arrays, whatever the number of links."""
+    statement = (
+        f"INSERT INTO {chain} SELECT * FROM "
+        "unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
+    )
+
+    def insert_links(cursor: Any, links: list[Link]) -> None:
+        cursor.execute(statement, [list(column) for column in zip(*links, strict=True)])
+
+    return insert_links
+
+
 def ledger_sql(schema: str, events_table: str) -> LedgerSQL:
 
     chain = _name(schema, chain_table(events_table))
@@ -72,7 +87,7 @@ def ledger_sql(schema: str, events_table: str) -> LedgerSQL:
             "ORDER BY seq DESC LIMIT 1) AS sealed_position "
             f"FROM {chain} ORDER BY position DESC LIMIT 1"
         ),
-        insert_link=f"INSERT INTO {chain} VALUES (%s, %s, %s, %s)",
+        insert_links=links_inserter(chain),
         select_last_checkpoint=(
             f"SELECT {CHECKPOINT_COLUMNS} FROM {checkpoints} ORDER BY seq DESC LIMIT 1"
         ),
@@ -102,6 +117,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             clock=config.clock,
             witness=config.witness,
         )
+        self._head_cursors = threading.local()
         self.sql_create_statements.extend(SQL(s) for s in self.ledger.sql.create)  # type: ignore[arg-type]
 
     def insert_events(
@@ -117,12 +133,23 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.ledger.begin()
         super()._insert_events(curs, stored_events, **kwargs)
 
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        # Queued behind the lock and the insert, in the same pipeline: the chain
+        # head arrives with the new positions, in one round trip.
+        head_cursor = curs.connection.cursor()
+        head_cursor.execute(self.ledger.sql.select_head, prepare=True)
+        self._head_cursors.cursor = head_cursor
+
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         assert ids is not None
-        self.ledger.append(curs, ids, stored_events)
+        with self._head_cursors.cursor as head_cursor:
+            self.ledger.append(curs, ids, stored_events, head_cursor=head_cursor)
         return ids
 
     def seal(self) -> Checkpoint | None:

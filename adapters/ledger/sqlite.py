@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
@@ -13,6 +13,7 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
+from adapters.ledger.chain import Link
 from adapters.ledger.checkpoints import Checkpoint
 from adapters.ledger.config import LedgerConfig
 from adapters.ledger.writer import (
@@ -31,6 +32,25 @@ def append_only_triggers(table: str) -> list[str]:
         f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
         for op in ("UPDATE", "DELETE")
     ]
+
+
+_ROWS_PER_STATEMENT = 200  # 800 parameters; one cached statement serves every full chunk
+
+
+def links_inserter(chain: str) -> Callable[[Any, list[Link]], None]:
+    """Multi-row INSERTs in fixed-size chunks: about twice as fast as executemany."""
+    one_row = f"INSERT INTO {chain} VALUES (?, ?, ?, ?)"
+    full_chunk = f"INSERT INTO {chain} VALUES " + ", ".join(["(?, ?, ?, ?)"] * _ROWS_PER_STATEMENT)
+
+    def insert_links(cursor: Any, links: list[Link]) -> None:
+        whole = len(links) - len(links) % _ROWS_PER_STATEMENT
+        for start in range(0, whole, _ROWS_PER_STATEMENT):
+            chunk = links[start : start + _ROWS_PER_STATEMENT]
+            cursor.execute(full_chunk, [value for link in chunk for value in link])
+        if whole < len(links):
+            cursor.executemany(one_row, links[whole:])
+
+    return insert_links
 
 
 def ledger_sql(events_table: str) -> LedgerSQL:
@@ -53,7 +73,7 @@ def ledger_sql(events_table: str) -> LedgerSQL:
             "ORDER BY seq DESC LIMIT 1) AS sealed_position "
             f"FROM {chain} ORDER BY position DESC LIMIT 1"
         ),
-        insert_link=f"INSERT INTO {chain} VALUES (?, ?, ?, ?)",
+        insert_links=links_inserter(chain),
         select_last_checkpoint=(
             f"SELECT {CHECKPOINT_COLUMNS} FROM {checkpoints} ORDER BY seq DESC LIMIT 1"
         ),

@@ -17,7 +17,13 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from adapters.ledger.chain import GENESIS_HASH, GENESIS_POSITION, extend, originator_bytes
+from adapters.ledger.chain import (
+    GENESIS_HASH,
+    GENESIS_POSITION,
+    Link,
+    extend,
+    originator_bytes,
+)
 from adapters.ledger.checkpoints import GENESIS_DIGEST, Checkpoint, CheckpointSigner, Witness
 
 
@@ -27,7 +33,7 @@ class LedgerSQL:
 
     create: Sequence[str]
     select_head: str  # -> position, hash, sealed_position (newest checkpoint's position)
-    insert_link: str  # (position, prev_position, digest, hash)
+    insert_links: Callable[[Any, list[Link]], None]  # (cursor, links): the fastest bulk insert
     select_last_checkpoint: str  # -> the checkpoint columns
     insert_checkpoint: str  # (seq, position, chain_hash, previous_digest, sealed_at, key_id, sig)
     select_chain_hash: str  # (position,) -> hash
@@ -83,14 +89,27 @@ class LedgerWriter:
         """Forget anything pending from an earlier, failed attempt."""
         self._pending.checkpoint = None
 
-    def append(self, cursor: Any, ids: Sequence[int], events: Sequence[StoredEvent]) -> None:
-        """Chain `events`, which the store has just inserted at positions `ids`."""
+    def append(
+        self,
+        cursor: Any,
+        ids: Sequence[int],
+        events: Sequence[StoredEvent],
+        *,
+        head_cursor: Any = None,
+    ) -> None:
+        """Chain `events`, which the store has just inserted at positions `ids`.
+
+        `head_cursor`, when given, has already run `select_head` in this
+        transaction (Postgres queues it in the insert's pipeline, saving a round trip).
+        """
         if not events:
             return
         if len(ids) != len(events):
             raise RuntimeError(f"store returned {len(ids)} positions for {len(events)} events")
-        cursor.execute(self.sql.select_head)
-        head = cursor.fetchone()
+        if head_cursor is None:
+            cursor.execute(self.sql.select_head)
+            head_cursor = cursor
+        head = head_cursor.fetchone()
         if head is None:
             prev_position, prev_hash, sealed = GENESIS_POSITION, GENESIS_HASH, 0
         else:
@@ -110,13 +129,10 @@ class LedgerWriter:
                 for position, event in zip(ids, events, strict=True)
             ],
         )
-        cursor.executemany(
-            self.sql.insert_link,
-            [(k.position, k.prev_position, k.digest, k.hash) for k in links],
-        )
-        newest = links[-1]
+        self.sql.insert_links(cursor, links)
+        newest_position, _, _, newest_hash = links[-1]
         if self._unsealed_count(sealed, prev_position, len(links)) >= self.checkpoint_every:
-            self._seal(cursor, newest.position, newest.hash)
+            self._seal(cursor, newest_position, newest_hash)
 
     def _unsealed_count(self, sealed: int, prev_position: int, added: int) -> int:
         # Positions may have gaps, so this over-counts at worst: a checkpoint a
