@@ -34,6 +34,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy domain adapters api audit_queries
 
 run: $(STAMP)
 	env -u STRONGROOM_DATABASE_URL $(BIN)/strongroom init --if-needed

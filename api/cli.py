@@ -24,7 +24,7 @@ from adapters.ledger.checkpoints import (
     load_public_key,
     public_key_pem,
 )
-from adapters.settings import Settings, SettingsError
+from adapters.settings import Settings, SettingsError, SqliteStore
 from audit_queries.ledger_reader import open_reader
 from audit_queries.verify import verify_ledger
 from domain.envelope import AuditContext, acting_as
@@ -77,7 +77,7 @@ def init(
         bool, typer.Option("--if-needed", help="Succeed quietly when already initialised.")
     ] = False,
 ) -> None:
-    """Create the home, the store and the audit signing key, and record the installation."""
+    """Create the store and the audit key; record the installation."""
     settings = load_settings()
     with explained_errors():
         if settings.signing_key_path.exists():
@@ -110,7 +110,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the REST API on 127.0.0.1:8000 with the configured store."""
+    """Serve the REST API (default 127.0.0.1:8000)."""
     import uvicorn
 
     from api.app import create_app
@@ -129,7 +129,7 @@ def demo(
 ) -> None:
     """Load the demo organisation into a fresh store and serve it."""
     settings = load_settings()
-    if settings.store.kind == "sqlite" and Path(settings.store.path).exists():
+    if isinstance(settings.store, SqliteStore) and Path(settings.store.path).exists():
         fail(
             f"{settings.store.path} already exists; the demo needs a fresh STRONGROOM_HOME "
             "(`make demo` uses ./.demo and starts it afresh)"
@@ -145,7 +145,7 @@ def audit_verify(
         typer.Option(help="Public key to check signatures with (default: the home's)."),
     ] = None,
 ) -> None:
-    """Check the hash chain and signed checkpoints; exit 1 naming the first bad position."""
+    """Check chain and checkpoints; exit 1 at the first bad position."""
     settings = load_settings()
     with explained_errors():
         key = load_public_key(public_key or settings.public_key_path)
@@ -192,7 +192,7 @@ def audit_verify(
 
 @audit_cli.command("seal")
 def audit_seal() -> None:
-    """Sign a checkpoint over the current head of the ledger now."""
+    """Sign a checkpoint over the head of the ledger now."""
     settings = load_settings()
     with explained_errors():
         app = bootstrap(settings)
@@ -208,7 +208,7 @@ def audit_seal() -> None:
 
 @audit_cli.command("public-key")
 def audit_public_key() -> None:
-    """Print the public key that verifies the ledger's checkpoints (PEM)."""
+    """Print the public key that verifies checkpoints (PEM)."""
     settings = load_settings()
     with explained_errors():
         load_public_key(settings.public_key_path)

@@ -6,7 +6,10 @@ the application: it reads rows, in position order, in pages.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -17,7 +20,7 @@ from adapters.ledger.checkpoints import Checkpoint
 from adapters.ledger.writer import CHECKPOINT_COLUMNS, chain_table, checkpoint_table
 from adapters.settings import PostgresStore, Settings, SqliteStore
 
-PAGE = 20_000
+PAGE = 10_000
 
 # position, originator, version, topic, state, then the link: prev_position, digest, hash
 # (the link's three are None for an event that has no link).
@@ -100,7 +103,8 @@ class SqliteLedgerReader:
 
 class PostgresLedgerReader:
     def __init__(self, store: PostgresStore, events_table: str) -> None:
-        self._db = psycopg.connect(**store.conninfo(), autocommit=True)  # type: ignore[arg-type]
+        self._conninfo = store.conninfo()
+        self._db = psycopg.connect(**self._conninfo, autocommit=True)  # type: ignore[arg-type]
         schema = psycopg.sql.Identifier(store.schema).as_string()
         self._events = f"{schema}.{psycopg.sql.Identifier(events_table).as_string()}"
         self._chain = f"{schema}.{psycopg.sql.Identifier(chain_table(events_table)).as_string()}"
@@ -108,23 +112,49 @@ class PostgresLedgerReader:
             f"{schema}.{psycopg.sql.Identifier(checkpoint_table(events_table)).as_string()}"
         )
 
-    def _pages(self, query: str, upto: int) -> Iterator[tuple]:  # type: ignore[type-arg]
-        after = 0
-        with self._db.cursor(binary=True) as cursor:
-            while rows := cursor.execute(query, (after, upto, PAGE)).fetchall():
-                yield from rows
-                after = rows[-1][0]
-
     def rows(self, upto: int) -> Iterator[Row]:
-        # uuid_send gives the 16 raw bytes, cheaper than building UUID objects.
-        yield from self._pages(
+        # Pages are position ranges, not `> after LIMIT n`: with a LIMIT the planner
+        # joins and sorts the whole remaining table for every page.  uuid_send gives
+        # the id's 16 raw bytes, cheaper than building UUID objects.
+        query = (
             "SELECT e.notification_id, uuid_send(e.originator_id), e.originator_version, "
             f"e.topic, e.state, c.prev_position, c.digest, c.hash FROM {self._events} e "
             f"LEFT JOIN {self._chain} c ON c.position = e.notification_id "
             "WHERE e.notification_id > %s AND e.notification_id <= %s "
-            "ORDER BY e.notification_id LIMIT %s",
-            upto,
+            "ORDER BY e.notification_id"
         )
+        pages: queue.Queue[list[Row] | BaseException | None] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def fetch() -> None:
+            # Its own connection: the next page is queried while this one is hashed.
+            try:
+                with (
+                    psycopg.connect(**self._conninfo) as db,  # type: ignore[arg-type]
+                    db.cursor(binary=True) as cursor,
+                ):
+                    low = 0
+                    while low < upto and not stop.is_set():
+                        high = min(low + PAGE, upto)
+                        pages.put(cursor.execute(query, (low, high)).fetchall())
+                        low = high
+                pages.put(None)
+            except BaseException as error:  # handed to the consumer, raised there
+                pages.put(error)
+
+        fetcher = threading.Thread(target=fetch, name="ledger-prefetch", daemon=True)
+        fetcher.start()
+        try:
+            while (page := pages.get()) is not None:
+                if isinstance(page, BaseException):
+                    raise page
+                yield from page
+        finally:
+            stop.set()
+            while fetcher.is_alive():  # unblock a fetcher waiting on a full queue
+                with contextlib.suppress(queue.Empty):
+                    pages.get_nowait()
+                fetcher.join(timeout=0.05)
 
     def first_link_after(self, position: int, upto: int) -> int | None:
         row = self._db.execute(

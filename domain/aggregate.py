@@ -12,24 +12,33 @@ from dataclasses import field
 from datetime import datetime
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Snapshot as LibrarySnapshot
 
 from domain import clock, envelope
 
 
-def _from_envelope(name: str) -> Callable[[], str | None]:
+def _required(name: str) -> Callable[[], str]:
+    def read() -> str:
+        return str(getattr(envelope.current(), name))
+
+    return read
+
+
+def _optional(name: str) -> Callable[[], str | None]:
     def read() -> str | None:
-        return getattr(envelope.current(), name)  # type: ignore[no-any-return]
+        value = getattr(envelope.current(), name)
+        return None if value is None else str(value)
 
     return read
 
 
 class AuditedAggregate(Aggregate):
     class Event(Aggregate.Event):
-        actor_id: str = field(default_factory=_from_envelope("actor_id"), init=False)
-        actor_role: str = field(default_factory=_from_envelope("actor_role"), init=False)
-        session_id: str | None = field(default_factory=_from_envelope("session_id"), init=False)
-        request_id: str = field(default_factory=_from_envelope("request_id"), init=False)
-        client_ip: str | None = field(default_factory=_from_envelope("client_ip"), init=False)
+        actor_id: str = field(default_factory=_required("actor_id"), init=False)
+        actor_role: str = field(default_factory=_required("actor_role"), init=False)
+        session_id: str | None = field(default_factory=_optional("session_id"), init=False)
+        request_id: str = field(default_factory=_required("request_id"), init=False)
+        client_ip: str | None = field(default_factory=_optional("client_ip"), init=False)
 
         @staticmethod
         def create_timestamp() -> datetime:
@@ -38,7 +47,7 @@ class AuditedAggregate(Aggregate):
     class Created(Event, Aggregate.Created):
         pass
 
-    class Snapshot(Aggregate.Snapshot):
+    class Snapshot(LibrarySnapshot):
         @staticmethod
         def create_timestamp() -> datetime:
             return clock.now()

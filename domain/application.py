@@ -42,7 +42,8 @@ class Strongroom(Application):
         if interval < 1:
             raise ValueError("SNAPSHOT_INTERVAL must be at least 1")
         # Snapshots every `interval` events keep loading time flat in history length.
-        self.snapshotting_intervals = _IntervalsByBaseClass({AuditedAggregate: interval})
+        # Per instance, as the interval is configuration (the library reads it via self).
+        self.snapshotting_intervals = _IntervalsByBaseClass({AuditedAggregate: interval})  # type: ignore[misc]
 
     def initialise(self, *, audit_key_id: str, audit_public_key: str, store_kind: str) -> None:
         """Record that this store was initialised, and with which audit key."""

@@ -14,7 +14,7 @@ from eventsourcing.postgres import (
 )
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.ledger.chain import Link
 from adapters.ledger.checkpoints import Checkpoint
@@ -118,7 +118,9 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             witness=config.witness,
         )
         self._head_cursors = threading.local()
-        self.sql_create_statements.extend(SQL(s) for s in self.ledger.sql.create)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(
+            Composed([SQL(statement)]) for statement in self.ledger.sql.create
+        )
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

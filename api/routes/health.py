@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import App
+from api.deps import App, CurrentSettings
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(app: App) -> dict[str, object]:
-    """Whether the service is up and its event store answers."""
+def healthz(app: App, settings: CurrentSettings) -> dict[str, object]:
+    """Whether the service is up and its event store answers, with the newest position."""
     return {
         "status": "ok",
-        "store": app.factory.env.get("PERSISTENCE_MODULE", "").rsplit(":", 1)[-1],
+        "store": settings.store.kind,
         "position": app.recorder.max_notification_id() or 0,
     }

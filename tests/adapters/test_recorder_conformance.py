@@ -7,6 +7,7 @@ writers and readers also prove the chain stays intact under contention.
 from __future__ import annotations
 
 import tempfile
+import threading
 import unittest
 from contextlib import ExitStack
 from pathlib import Path
@@ -47,9 +48,17 @@ class LedgerCase(unittest.TestCase):
             clock=SystemClock().now,
         )
         self.recorders: list[Any] = []
+        self.threads_before = set(threading.enumerate())
 
     def tearDown(self) -> None:
         try:
+            # Some library cases signal their reader threads to stop but do not
+            # join them; closing a store under a reader mid-query crashes SQLite.
+            # (Daemon threads are connection-pool workers, which closing stops.)
+            started = set(threading.enumerate()) - self.threads_before
+            for thread in (t for t in started if not t.daemon):
+                thread.join(timeout=30)
+                self.assertFalse(thread.is_alive(), f"{thread.name} did not stop")
             for recorder in self.recorders:
                 recorder.datastore.close()
             reader = self.open_reader()

@@ -49,10 +49,11 @@ def server(settings: Settings) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def test_health_reports_the_store_position(server: str) -> None:
+def test_health_reports_the_store_position(server: str, settings: Settings) -> None:
     health = httpx.get(f"{server}/healthz").json()
     assert health["status"] == "ok"
     assert health["position"] == 1  # the installation event
+    assert health["store"] == settings.store.kind
 
 
 def test_openapi_document_lists_the_routes(server: str) -> None:
