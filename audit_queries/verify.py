@@ -7,15 +7,15 @@ first position where the store no longer matches what was recorded.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from hashlib import sha256
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters.ledger.chain import GENESIS_HASH, GENESIS_POSITION, event_digest, link_hash
+from adapters.ledger.chain import GENESIS_HASH, GENESIS_POSITION, LINK_TAG, POSITIONS
 from adapters.ledger.checkpoints import GENESIS_DIGEST, Checkpoint, signature_is_valid
-from audit_queries.ledger_reader import LedgerReader, Row
+from audit_queries.ledger_reader import LedgerReader
 
 # What can be wrong, as reported by `strongroom audit verify`.
 ALTERED = "altered"
@@ -109,12 +109,12 @@ def _walk_chain(
     progress: Callable[[int], None] | None,
 ) -> _Walk:
     walk = _Walk()
-    recent: deque[int] = deque(maxlen=4096)
     last_position, last_hash = GENESIS_POSITION, GENESIS_HASH
     count = 0
-    # The hot loop: one pass, two hashes an event, locals only.
-    for row in reader.rows(upto):
-        position, originator, version, topic, state, prev_position, digest, stored_hash = row
+    # The hot loop: one pass, two hashes an event, locals only (the same
+    # computation as chain.event_digest and chain.link_hash, inlined).
+    pack_positions = POSITIONS.pack
+    for position, preimage, prev_position, digest, stored_hash in reader.rows(upto):
         if digest is None or stored_hash is None:
             walk.problem = Problem(
                 position, INSERTED, "this event has no chain link: the ledger did not record it"
@@ -122,12 +122,15 @@ def _walk_chain(
             break
         if prev_position != last_position:
             assert prev_position is not None
-            walk.problem = _broken_link(position, prev_position, last_position, recent)
+            walk.problem = _broken_link(reader, position, prev_position, last_position)
             break
-        if event_digest(originator, version, topic, state) != digest:
-            walk.problem = _changed_content(reader, row)
+        if sha256(preimage).digest() != digest:
+            walk.problem = _changed_content(reader, position, preimage)
             break
-        if link_hash(last_hash, position, last_position, digest) != stored_hash:
+        if (
+            sha256(LINK_TAG + last_hash + pack_positions(position, last_position) + digest).digest()
+            != stored_hash
+        ):
             walk.problem = Problem(position, ALTERED, "the chain link itself was changed")
             break
         if position in signed_positions:
@@ -136,7 +139,6 @@ def _walk_chain(
             walk.unsigned += 1
             if walk.first_unsigned is None:
                 walk.first_unsigned = position
-        recent.append(position)
         last_position, last_hash = position, stored_hash
         count += 1
         if progress is not None and count % _PROGRESS_EVERY == 0:
@@ -156,7 +158,7 @@ def _walk_chain(
 
 
 def _broken_link(
-    position: int, prev_position: int, last_position: int, recent: deque[int]
+    reader: LedgerReader, position: int, prev_position: int, last_position: int
 ) -> Problem:
     if prev_position > last_position:
         return Problem(
@@ -165,7 +167,8 @@ def _broken_link(
             f"the event at position {prev_position} is gone (the chain link at {position} "
             "follows it)",
         )
-    inserted = next((p for p in recent if p > prev_position), last_position)
+    # The link skips back over positions: the first of them was never chained.
+    inserted = reader.first_event_after(prev_position) or last_position
     return Problem(
         inserted,
         INSERTED,
@@ -174,9 +177,8 @@ def _broken_link(
     )
 
 
-def _changed_content(reader: LedgerReader, row: Row) -> Problem:
-    position, originator, version, topic, state = row[:5]
-    recorded_at = reader.position_of_digest(event_digest(originator, version, topic, state))
+def _changed_content(reader: LedgerReader, position: int, preimage: bytes) -> Problem:
+    recorded_at = reader.position_of_digest(sha256(preimage).digest())
     if recorded_at is not None and recorded_at != position:
         return Problem(
             position,

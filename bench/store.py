@@ -6,8 +6,9 @@ and measures them in interleaved rounds so machine noise hits both alike:
 
   - single-event saves of new aggregates
   - 1,000-event saves
-  - loading an aggregate with a long history (with and without snapshots),
-    at several history lengths, to show load time stays flat with snapshots
+  - loading an aggregate with a long history by replay and from snapshots, at
+    several history lengths (an aggregate whose state stays the same size, so
+    the measure is of history length alone)
   - `audit verify` speed over the whole store
 
 Run: `make bench` (or `.venv/bin/python bench/store.py [--quick]`).
@@ -34,15 +35,31 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from eventsourcing.domain import event  # noqa: E402
+
 from adapters.clock import SystemClock  # noqa: E402
 from adapters.ledger.checkpoints import Witness, create_signing_key, load_public_key  # noqa: E402
 from adapters.settings import Settings  # noqa: E402
 from audit_queries.ledger_reader import open_reader  # noqa: E402
 from audit_queries.verify import verify_ledger  # noqa: E402
+from domain.aggregate import AuditedAggregate  # noqa: E402
 from domain.application import Strongroom  # noqa: E402
 from domain.clock import install_clock  # noqa: E402
 from domain.envelope import AuditContext, acting_as  # noqa: E402
 from tests.notes import Note  # noqa: E402
+
+
+class Tally(AuditedAggregate):
+    """State of constant size, however long the history."""
+
+    @event("Started")
+    def __init__(self) -> None:
+        self.total = 0
+
+    @event("Added")
+    def add(self, amount: int) -> None:
+        self.total += amount
+
 
 PG_URL = os.environ.get(
     "STRONGROOM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -123,17 +140,17 @@ def big_saves(app: Strongroom, n_saves: int, per_save: int) -> float:
     return n_saves * per_save / timed(run)
 
 
-def build_history(app: Strongroom, length: int) -> Note:
-    note = Note("history")
-    app.save(note)
+def build_history(app: Strongroom, length: int) -> Tally:
+    tally = Tally()
+    app.save(tally)
     remaining = length - 1
     while remaining:
         batch = min(remaining, 500)
-        for i in range(batch):
-            note.write(f"line {i}")
-        app.save(note)
+        for _ in range(batch):
+            tally.add(1)
+        app.save(tally)
         remaining -= batch
-    return note
+    return tally
 
 
 def load_seconds(app: Strongroom, note_id: object, repeats: int) -> float:
@@ -208,8 +225,15 @@ def bench_store(kind: str, quick: bool) -> list[tuple[str, str, str, str]]:
                 plain.close()
                 snapped.close()
 
-        rate, events = verify_rate(our_settings)
-        rows.append((kind, f"audit verify over {events:,} events (ev/s)", "—", f"{rate:,.0f}"))
+    # Verification over a store of a realistic size: startup costs amortised.
+    with store(kind) as verify_settings:
+        app = open_app(verify_settings, ours=True, snapshots=None, cache=True)
+        big_saves(app, 20 if quick else 100, 1000)
+        app.close()
+        rate, events = max(verify_rate(verify_settings) for _ in range(rounds))
+        rows.append(
+            (kind, f"audit verify, {events:,} events (ev/s, best of {rounds})", "—", f"{rate:,.0f}")
+        )
     return rows
 
 

@@ -21,11 +21,11 @@ from uuid import UUID
 GENESIS_HASH = bytes(32)
 GENESIS_POSITION = 0
 
-_EVENT_TAG = b"sr-event-v1\x00"
-_LINK_TAG = b"sr-link-v1\x00"
+EVENT_TAG = b"sr-event-v1\x00"
+LINK_TAG = b"sr-link-v1\x00"
 _ID_LENGTH = Struct(">H")
-_VERSION_AND_TOPIC_LENGTH = Struct(">qI")
-_POSITIONS = Struct(">QQ")
+VERSION_AND_TOPIC_LENGTH = Struct(">qI")
+POSITIONS = Struct(">QQ")  # position, prev_position, as hashed into a link
 
 
 # position, prev_position, digest, hash: a plain tuple, as it goes straight to the database.
@@ -42,24 +42,27 @@ def originator_bytes(originator_id: UUID | str | bytes) -> bytes:
     return UUID(originator_id).bytes
 
 
-def event_digest(originator: bytes, version: int, topic: str, state: bytes) -> bytes:
-    """The digest of one stored event's content, independent of where it sits."""
+def event_preimage(originator: bytes, version: int, topic: str, state: bytes) -> bytes:
+    """The exact bytes an event's digest is taken over."""
     topic_bytes = topic.encode()
-    return sha256(
-        _EVENT_TAG
+    return (
+        EVENT_TAG
         + _ID_LENGTH.pack(len(originator))
         + originator
-        + _VERSION_AND_TOPIC_LENGTH.pack(version, len(topic_bytes))
+        + VERSION_AND_TOPIC_LENGTH.pack(version, len(topic_bytes))
         + topic_bytes
         + state
-    ).digest()
+    )
+
+
+def event_digest(originator: bytes, version: int, topic: str, state: bytes) -> bytes:
+    """The digest of one stored event's content, independent of where it sits."""
+    return sha256(event_preimage(originator, version, topic, state)).digest()
 
 
 def link_hash(prev_hash: bytes, position: int, prev_position: int, digest: bytes) -> bytes:
     """The chain hash of the event at `position`, binding it to the one before."""
-    return sha256(
-        _LINK_TAG + prev_hash + _POSITIONS.pack(position, prev_position) + digest
-    ).digest()
+    return sha256(LINK_TAG + prev_hash + POSITIONS.pack(position, prev_position) + digest).digest()
 
 
 def extend(
@@ -74,14 +77,14 @@ def extend(
     """
     pack_id, pack_vt, pack_positions = (
         _ID_LENGTH.pack,
-        _VERSION_AND_TOPIC_LENGTH.pack,
-        _POSITIONS.pack,
+        VERSION_AND_TOPIC_LENGTH.pack,
+        POSITIONS.pack,
     )
     links = []
     for position, originator, version, topic, state in events:
         topic_bytes = topic.encode()
         digest = sha256(
-            _EVENT_TAG
+            EVENT_TAG
             + pack_id(len(originator))
             + originator
             + pack_vt(version, len(topic_bytes))
@@ -89,7 +92,7 @@ def extend(
             + state
         ).digest()
         prev_hash = sha256(
-            _LINK_TAG + prev_hash + pack_positions(position, prev_position) + digest
+            LINK_TAG + prev_hash + pack_positions(position, prev_position) + digest
         ).digest()
         links.append((position, prev_position, digest, prev_hash))
         prev_position = position
