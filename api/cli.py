@@ -18,15 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from adapters.bootstrap import bootstrap
 from adapters.ledger.checkpoints import (
     AuditKeyError,
-    Witness,
     create_signing_key,
     key_id_of,
     load_public_key,
     public_key_pem,
 )
 from adapters.settings import Settings, SettingsError, SqliteStore
-from audit_queries.ledger_reader import open_reader
-from audit_queries.verify import verify_ledger
+from audit_queries.verify import verify_store
 from domain.envelope import AuditContext, acting_as
 from domain.installation import AlreadyInitialised
 
@@ -147,30 +145,25 @@ def audit_verify(
 ) -> None:
     """Check chain and checkpoints; exit 1 at the first bad position."""
     settings = load_settings()
-    with explained_errors():
-        key = load_public_key(public_key or settings.public_key_path)
-        reader = open_reader(settings)
-        try:
-            total = reader.bound()
-            with Progress(
-                TextColumn("verifying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-                disable=not err.is_terminal,
-            ) as progress:
-                task = progress.add_task("verify", total=total)
-                report = verify_ledger(
-                    reader,
-                    key,
-                    checkpoint_every=settings.checkpoint_every,
-                    witness=Witness(settings.witness_path).read(),
-                    progress=lambda done: progress.update(task, completed=done),
-                )
-        finally:
-            reader.close()
+    with (
+        explained_errors(),
+        Progress(
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress,
+    ):
+        task = progress.add_task("verify", total=None)
+        report = verify_store(
+            settings,
+            public_key=public_key,
+            on_bound=lambda total: progress.update(task, total=total),
+            progress=lambda done: progress.update(task, completed=done),
+        )
     if report.problem is not None:
         problem = report.problem
         out.print(

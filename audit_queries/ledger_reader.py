@@ -1,7 +1,10 @@
 """Read-only access to the raw ledger tables of either store, for verification.
 
 The verifier must see what is really stored, so this bypasses the library and
-the application: it reads rows, in position order, in pages.
+the application: it reads rows, in position order, in pages.  A reader sees one
+snapshot of the store from opening to closing (a read transaction on SQLite's
+WAL, a REPEATABLE READ transaction on Postgres), so a store that keeps writing
+while it is verified never looks inconsistent.
 """
 
 from __future__ import annotations
@@ -58,7 +61,11 @@ class SqliteLedgerReader:
     def __init__(self, path: str, events_table: str = "stored_events") -> None:
         if not Path(path).exists():
             raise sqlite3.OperationalError(f"no store at {path}: run `strongroom init` first")
-        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        # One snapshot for every read that follows: a deferred BEGIN takes it at
+        # the first read, so read at once.
+        self._db.execute("BEGIN")
+        self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
         self._events = events_table
         self._chain = chain_table(events_table)
         self._checkpoints = checkpoint_table(events_table)
@@ -119,6 +126,7 @@ class SqliteLedgerReader:
         return int(row[0] or 0)
 
     def close(self) -> None:
+        self._db.execute("COMMIT")
         self._db.close()
 
 
@@ -133,6 +141,11 @@ class PostgresLedgerReader:
     def __init__(self, store: PostgresStore, events_table: str) -> None:
         self._conninfo = store.conninfo()
         self._db = psycopg.connect(**self._conninfo, autocommit=True)  # type: ignore[arg-type]
+        self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # Shared with the prefetching connection, which must see the same snapshot.
+        row = self._db.execute("SELECT pg_export_snapshot()").fetchone()
+        assert row is not None
+        self._snapshot = str(row[0])
         schema = psycopg.sql.Identifier(store.schema).as_string()
         self._events = f"{schema}.{psycopg.sql.Identifier(events_table).as_string()}"
         self._chain = f"{schema}.{psycopg.sql.Identifier(chain_table(events_table)).as_string()}"
@@ -162,6 +175,8 @@ class PostgresLedgerReader:
                     psycopg.connect(**self._conninfo) as db,  # type: ignore[arg-type]
                     db.cursor(binary=True) as cursor,
                 ):
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    cursor.execute(f"SET TRANSACTION SNAPSHOT '{self._snapshot}'")
                     low = 0
                     while low < upto and not stop.is_set():
                         high = min(low + PAGE, upto)

@@ -10,12 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from adapters.ledger.chain import GENESIS_HASH, GENESIS_POSITION, LINK_TAG, POSITIONS
-from adapters.ledger.checkpoints import GENESIS_DIGEST, Checkpoint, signature_is_valid
-from audit_queries.ledger_reader import LedgerReader
+from adapters.ledger.checkpoints import (
+    GENESIS_DIGEST,
+    Checkpoint,
+    Witness,
+    load_public_key,
+    signature_is_valid,
+)
+from adapters.settings import Settings
+from audit_queries.ledger_reader import LedgerReader, open_reader
 
 # What can be wrong, as reported by `strongroom audit verify`.
 ALTERED = "altered"
@@ -55,6 +63,30 @@ class _Walk:
     problem: Problem | None = None
     unsigned: int = 0
     first_unsigned: int | None = None
+
+
+def verify_store(
+    settings: Settings,
+    *,
+    public_key: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_bound: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Verify the store `settings` name, with its home's public key and witness."""
+    key = load_public_key(public_key or settings.public_key_path)
+    reader = open_reader(settings)
+    try:
+        if on_bound is not None:
+            on_bound(reader.bound())
+        return verify_ledger(
+            reader,
+            key,
+            checkpoint_every=settings.checkpoint_every,
+            witness=Witness(settings.witness_path).read(),
+            progress=progress,
+        )
+    finally:
+        reader.close()
 
 
 def verify_ledger(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from eventsourcing.persistence import ProgrammingError
 from eventsourcing.utils import Environment
 
 from adapters.clock import SystemClock
@@ -53,3 +54,11 @@ def parse_checkpoint_every(value: str | None) -> int:
     if every < 1:
         raise OSError(f"{CHECKPOINT_EVERY} must be at least 1, not {every}")
     return every
+
+
+def refuse_unchained_recorder(kind: str) -> ProgrammingError:
+    """The library's other recorders write events without the chain: never hand them out."""
+    return ProgrammingError(
+        f"the ledger has no chained {kind} recorder: record events through the application "
+        "recorder, or add a chained one (see docs/decisions/0001-chain-in-a-side-table.md)"
+    )

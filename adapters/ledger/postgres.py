@@ -6,7 +6,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, ProgrammingError, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    ProcessRecorder,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -18,7 +23,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.ledger.chain import Link
 from adapters.ledger.checkpoints import Checkpoint
-from adapters.ledger.config import LedgerConfig
+from adapters.ledger.config import LedgerConfig, refuse_unchained_recorder
 from adapters.ledger.writer import (
     CHECKPOINT_COLUMNS,
     LedgerSQL,
@@ -92,7 +97,6 @@ def ledger_sql(schema: str, events_table: str) -> LedgerSQL:
             f"SELECT {CHECKPOINT_COLUMNS} FROM {checkpoints} ORDER BY seq DESC LIMIT 1"
         ),
         insert_checkpoint=f"INSERT INTO {checkpoints} VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        select_chain_hash=f"SELECT hash FROM {chain} WHERE position = %s",
     )
 
 
@@ -176,3 +180,6 @@ class ChainedPostgresFactory(PostgresFactory):
         if self.env_create_table():
             recorder.create_table()
         return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        raise refuse_unchained_recorder("process")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, ProcessRecorder, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteCursor,
@@ -15,7 +15,7 @@ from eventsourcing.sqlite import (
 
 from adapters.ledger.chain import Link
 from adapters.ledger.checkpoints import Checkpoint
-from adapters.ledger.config import LedgerConfig
+from adapters.ledger.config import LedgerConfig, refuse_unchained_recorder
 from adapters.ledger.writer import (
     CHECKPOINT_COLUMNS,
     LedgerSQL,
@@ -78,7 +78,6 @@ def ledger_sql(events_table: str) -> LedgerSQL:
             f"SELECT {CHECKPOINT_COLUMNS} FROM {checkpoints} ORDER BY seq DESC LIMIT 1"
         ),
         insert_checkpoint=f"INSERT INTO {checkpoints} VALUES (?, ?, ?, ?, ?, ?, ?)",
-        select_chain_hash=f"SELECT hash FROM {chain} WHERE position = ?",
     )
 
 
@@ -141,3 +140,6 @@ class ChainedSQLiteFactory(SQLiteFactory):
         if self.env_create_table():
             recorder.create_table()
         return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        raise refuse_unchained_recorder("process")

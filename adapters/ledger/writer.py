@@ -36,7 +36,6 @@ class LedgerSQL:
     insert_links: Callable[[Any, list[Link]], None]  # (cursor, links): the fastest bulk insert
     select_last_checkpoint: str  # -> the checkpoint columns
     insert_checkpoint: str  # (seq, position, chain_hash, previous_digest, sealed_at, key_id, sig)
-    select_chain_hash: str  # (position,) -> hash
 
 
 def chain_table(events_table: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from eventsourcing.persistence import ProgrammingError
 
 from adapters.bootstrap import bootstrap
 from adapters.clock import ManualClock
@@ -69,3 +70,9 @@ def test_truncate_is_refused_on_postgres(
             pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
         ):
             db.execute(f"TRUNCATE strongroom_events{suffix}")
+
+
+def test_no_unchained_recorder_is_handed_out(app: Strongroom) -> None:
+    # A process recorder from the library would write events around the chain.
+    with pytest.raises(ProgrammingError, match="no chained process recorder"):
+        app.factory.process_recorder()

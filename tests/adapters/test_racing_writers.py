@@ -8,10 +8,8 @@ from eventsourcing.persistence import IntegrityError
 
 from adapters.bootstrap import bootstrap
 from adapters.clock import ManualClock
-from adapters.ledger.checkpoints import Witness, load_public_key
 from adapters.settings import Settings
-from audit_queries.ledger_reader import open_reader
-from audit_queries.verify import verify_ledger
+from audit_queries.verify import verify_store
 from domain.envelope import AuditContext, acting_as
 from tests.notes import Note
 
@@ -63,15 +61,6 @@ def test_exactly_one_of_two_racing_writers_wins(
         second.save(retried)
     first.close()
     second.close()
-    reader = open_reader(settings)
-    try:
-        report = verify_ledger(
-            reader,
-            load_public_key(settings.public_key_path),
-            checkpoint_every=settings.checkpoint_every,
-            witness=Witness(settings.witness_path).read(),
-        )
-    finally:
-        reader.close()
+    report = verify_store(settings)
     assert report.problem is None
     assert report.events == 3

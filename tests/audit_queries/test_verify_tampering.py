@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError
 
 from adapters.bootstrap import bootstrap
 from adapters.clock import ManualClock
-from adapters.ledger.checkpoints import Witness, load_public_key
+from adapters.ledger.checkpoints import load_public_key
 from adapters.settings import Settings
 from audit_queries.ledger_reader import open_reader
 from audit_queries.verify import (
@@ -27,6 +27,7 @@ from audit_queries.verify import (
     UNSIGNED_TAIL,
     VerifyReport,
     verify_ledger,
+    verify_store,
 )
 from domain.envelope import AuditContext
 from tests.conftest import needs_postgres
@@ -35,19 +36,6 @@ from tests.stores import store_settings
 from tests.tamper import Tamperer
 
 EVENTS = 45
-
-
-def verify(settings: Settings) -> VerifyReport:
-    reader = open_reader(settings)
-    try:
-        return verify_ledger(
-            reader,
-            load_public_key(settings.public_key_path),
-            checkpoint_every=settings.checkpoint_every,
-            witness=Witness(settings.witness_path).read(),
-        )
-    finally:
-        reader.close()
 
 
 @pytest.fixture
@@ -74,14 +62,14 @@ def attacker(recorded: Settings) -> Iterator[Tamperer]:
 
 
 def assert_fails_at(settings: Settings, position: int, kind: str) -> VerifyReport:
-    report = verify(settings)
+    report = verify_store(settings)
     assert report.problem is not None, "tampering went unnoticed"
     assert (report.problem.position, report.problem.kind) == (position, kind), report.problem
     return report
 
 
 def test_an_untouched_store_verifies(recorded: Settings) -> None:
-    report = verify(recorded)
+    report = verify_store(recorded)
     assert report.problem is None
     assert (report.events, report.checkpoints, report.unsigned) == (EVENTS, 4, 5)
 
@@ -211,3 +199,32 @@ def test_a_forged_row_with_a_valid_link_in_a_sequence_gap(
         finally:
             attacker.close()
         assert_fails_at(settings, 3, INSERTED)
+
+
+def test_a_store_written_to_during_verification_is_seen_as_of_one_moment(
+    recorded: Settings, clock: ManualClock, officer: AuditContext
+) -> None:
+    # The verifier opens its snapshot; then 15 more events arrive, sealing a
+    # checkpoint at 50 and another at 60 the verifier must not half-see.
+    reader = open_reader(recorded)
+    app = bootstrap(recorded, clock=clock)
+    try:
+        note = Note("late")
+        app.save(note)
+        for i in range(14):
+            note.write(f"late {i}")
+            app.save(note)
+        report = verify_ledger(
+            reader,
+            load_public_key(recorded.public_key_path),
+            checkpoint_every=recorded.checkpoint_every,
+        )
+    finally:
+        reader.close()
+        app.close()
+    assert report.problem is None, report.problem
+    assert (report.events, report.checkpoints) == (EVENTS, 4)
+    # A fresh look sees everything, still intact.
+    fresh = verify_store(recorded)
+    assert fresh.problem is None
+    assert (fresh.events, fresh.checkpoints) == (EVENTS + 15, 6)
