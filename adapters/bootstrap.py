@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adapters.clock import SystemClock
 from adapters.settings import Settings
+from adapters.signatures import Ed25519Verifier
 from domain.application import Strongroom
 from domain.clock import Clock, install_clock
 
@@ -13,4 +14,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Strongroom:
     install_clock(clock or SystemClock())
     if settings.store.kind == "sqlite":
         settings.home.mkdir(parents=True, exist_ok=True)
-    return Strongroom(env=settings.app_env())
+    app = Strongroom(env=settings.app_env())
+    app.signatures = Ed25519Verifier()
+    return app

@@ -18,6 +18,11 @@ class ManualClock:
             raise ValueError("ManualClock needs a timezone-aware start")
         self._now = start
 
+    @classmethod
+    def at_epoch(cls) -> ManualClock:
+        """A clock at a fixed, recognisable moment (tests)."""
+        return cls(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+
     def now(self) -> datetime:
         return self._now
 

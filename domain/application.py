@@ -13,6 +13,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.utils import EnvType
 
 from domain.aggregate import AuditedAggregate
+from domain.identity import IdentityCommands
 from domain.installation import INSTALLATION_ID, AlreadyInitialised, Installation
 
 DEFAULT_SNAPSHOT_INTERVAL = 100
@@ -32,7 +33,7 @@ class _IntervalsByBaseClass(dict[type, int]):
         return default
 
 
-class Strongroom(Application):
+class Strongroom(IdentityCommands, Application):
     name = "strongroom"
     is_snapshotting_enabled = True
 

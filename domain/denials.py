@@ -1,0 +1,24 @@
+"""Refused attempts: each is its own small aggregate, so no single one grows with them."""
+
+from __future__ import annotations
+
+from eventsourcing.domain import event
+
+from domain.aggregate import AuditedAggregate
+
+
+class Forbidden(Exception):
+    """The actor may not do this; the refusal was recorded before this was raised."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"{action}: {reason}")
+        self.action = action
+        self.reason = reason
+
+
+class DeniedAttempt(AuditedAggregate):
+    @event("Recorded")
+    def __init__(self, action: str, target: str | None, reason: str) -> None:
+        self.action = action
+        self.target = target
+        self.reason = reason

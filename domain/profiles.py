@@ -1,0 +1,37 @@
+"""User profiles: named permission templates such as "Granite User"."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.access import Permission
+from domain.aggregate import AuditedAggregate
+
+
+class ProfileNotFound(Exception):
+    """No profile with that name."""
+
+
+class ProfileExists(Exception):
+    """A profile with that name already exists."""
+
+
+def profile_id(name: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"strongroom:profile:{name.strip().lower()}")
+
+
+class Profile(AuditedAggregate):
+    @staticmethod
+    def create_id(name: str) -> UUID:  # type: ignore[override]
+        return profile_id(name)
+
+    @event("Created")
+    def __init__(self, name: str, permissions: list[str]) -> None:
+        self.name = name
+        self.permissions = frozenset(Permission(p) for p in permissions)
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "permissions": sorted(str(p) for p in self.permissions)}

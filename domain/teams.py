@@ -1,0 +1,80 @@
+"""Teams: the unit of administration and visibility, with a resource quota."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import event
+
+from domain.aggregate import AuditedAggregate
+
+
+class TeamNotFound(Exception):
+    """No team with that id."""
+
+
+class TeamNameTaken(Exception):
+    """Another team already has that name."""
+
+
+@dataclass(frozen=True)
+class Quota:
+    storage_bytes: int
+    vm_count: int
+    cpu_cores: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+# What every new team gets; only a super-admin raises it.
+DEFAULT_QUOTA = Quota(storage_bytes=100 * 2**30, vm_count=2, cpu_cores=8)
+
+
+class Team(AuditedAggregate):
+    @event("Created")
+    def __init__(self, *, name: str, quota: dict[str, int]) -> None:
+        self.name = name
+        self.quota = Quota(**quota)
+        self.members: set[UUID] = set()
+        self.sub_admins: set[UUID] = set()
+
+    @event("MemberAdded")
+    def add_member(self, user_id: UUID) -> None:
+        self.members.add(user_id)
+
+    @event("MemberRemoved")
+    def remove_member(self, user_id: UUID) -> None:
+        self.members.discard(user_id)
+
+    @event("SubAdminAssigned")
+    def assign_sub_admin(self, user_id: UUID) -> None:
+        self.sub_admins.add(user_id)
+
+    @event("QuotaChanged")
+    def change_quota(self, before: dict[str, int], after: dict[str, int]) -> None:
+        self.quota = Quota(**after)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "quota": self.quota.as_dict(),
+            "members": sorted(str(m) for m in self.members),
+            "sub_admins": sorted(str(s) for s in self.sub_admins),
+        }
+
+
+class TeamName(AuditedAggregate):
+    """Makes team names unique."""
+
+    @staticmethod
+    def create_id(name: str) -> UUID:  # type: ignore[override]
+        return uuid5(NAMESPACE_URL, f"strongroom:team:{name.strip().lower()}")
+
+    @event("Claimed")
+    def __init__(self, name: str, team_id: UUID) -> None:
+        self.name = name
+        self.team_id = team_id
