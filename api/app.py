@@ -12,7 +12,7 @@ from adapters.ledger.sealer import PeriodicSealer
 from adapters.settings import Settings
 from api.context import AuditContextMiddleware
 from api.errors import install_error_handlers
-from api.routes import audit, health
+from api.routes import audit, auth, health, profiles, teams, users
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -41,4 +41,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(web)
     web.include_router(health.router)
     web.include_router(audit.router)
+    web.include_router(auth.router)
+    web.include_router(users.router)
+    web.include_router(teams.router)
+    web.include_router(profiles.router)
     return web

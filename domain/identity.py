@@ -93,6 +93,7 @@ class IdentityCommands:
         from eventsourcing.application import Repository
 
         repository: Repository[UUID]
+        recorder: Any
 
         def save(self, *objs: Any, **kwargs: Any) -> Any: ...
 
@@ -217,6 +218,29 @@ class IdentityCommands:
         actor = self.acting_user().subject()
         users = [self.user(u) for u in candidates]
         return [u for u in users if may_see(actor, u.subject())]
+
+    def _created_ids(self, topic: str) -> list[UUID]:
+        """Ids of every aggregate created with `topic`, in order.
+
+        A scan of the log; the read models of the projections issue replace it.
+        """
+        ids: list[UUID] = []
+        start = 1
+        while page := self.recorder.select_notifications(start=start, limit=1000, topics=[topic]):
+            ids += [n.originator_id for n in page]  # type: ignore[misc]
+            start = page[-1].id + 1
+        return ids
+
+    def all_user_ids(self) -> list[UUID]:
+        return self._created_ids("domain.users:User.Registered")
+
+    def all_team_ids(self) -> list[UUID]:
+        return self._created_ids("domain.teams:Team.Created")
+
+    def all_profiles(self) -> list[Profile]:
+        return [
+            self.repository.get(p) for p in self._created_ids("domain.profiles:Profile.Created")
+        ]
 
     # -- administration of people -------------------------------------------------------
 
@@ -406,7 +430,7 @@ class IdentityCommands:
 
     def issue_challenge(self, email: str, nonce: bytes) -> Challenge:
         """A single-use challenge; issued whether or not the account exists (no oracle)."""
-        challenge = Challenge(nonce, email.strip().lower(), clock.now() + self.challenge_ttl)
+        challenge = Challenge(nonce.hex(), email.strip().lower(), clock.now() + self.challenge_ttl)
         self.save(challenge)
         return challenge
 
@@ -415,7 +439,7 @@ class IdentityCommands:
         now = clock.now()
         email = email.strip().lower()
         try:
-            challenge: Challenge = self.repository.get(Challenge.create_id(nonce))
+            challenge: Challenge = self.repository.get(Challenge.create_id(nonce.hex()))
         except AggregateNotFoundError:
             self._refuse_login(email, "no such challenge")
         if challenge.used:
@@ -448,24 +472,26 @@ class IdentityCommands:
                 )
             self.save(challenge, user)
             raise AuthenticationFailed("bad signature")
-        session = Session(
-            token_hash=token_hash,
-            user_id=user.id,
-            started_at=now,
-            expires_at=now + self.session_ttl,
-            idle_seconds=int(self.session_idle.total_seconds()),
-        )
-        principal = Principal(user.id, user.role, session.id)
-        # The session is started by the person who just proved who they are.
+        session_id = session_id_for(token_hash)
+        # The session is started by the person who just proved who they are:
+        # events take their envelope when they are created, so create it as them.
         as_user = replace(
             envelope.current(),
             actor_id=str(user.id),
             actor_role=str(user.role),
-            session_id=str(session.id),
+            session_id=str(session_id),
         )
         with envelope.acting_as(as_user):
+            session = Session(
+                token_hash=token_hash,
+                user_id=user.id,
+                started_at=now,
+                expires_at=now + self.session_ttl,
+                idle_seconds=int(self.session_idle.total_seconds()),
+            )
             challenge.use(outcome="logged in")
             self.save(session, challenge)
+        principal = Principal(user.id, user.role, session.id)
         return principal
 
     def _login_refusal(self, user: User) -> str | None:

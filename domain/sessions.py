@@ -25,11 +25,12 @@ def login_message(nonce: bytes, email: str) -> bytes:
 
 class Challenge(AuditedAggregate):
     @staticmethod
-    def create_id(nonce: bytes) -> UUID:  # type: ignore[override]
-        return uuid5(NAMESPACE_URL, f"strongroom:challenge:{nonce.hex()}")
+    def create_id(nonce: str) -> UUID:  # type: ignore[override]
+        return uuid5(NAMESPACE_URL, f"strongroom:challenge:{nonce}")
 
     @event("Issued")
-    def __init__(self, nonce: bytes, email: str, expires_at: datetime) -> None:
+    def __init__(self, nonce: str, email: str, expires_at: datetime) -> None:
+        """`nonce` in hex; it is public (the signature over it is the proof)."""
         self.email = email
         self.expires_at = expires_at
         self.used = False

@@ -1,0 +1,83 @@
+"""Login without server-side passwords: sign a single-use challenge, get a session."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from api.context import bearer_token, token_hash
+from api.deps import App, CurrentPrincipal
+from domain.errors import InvalidInput
+from domain.sessions import Session
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class ChallengeRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class ChallengeResponse(BaseModel):
+    nonce: str = Field(description="base64; sign `login_message(nonce, email)` with your key")
+    expires_at: datetime
+
+
+class LoginRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    nonce: str
+    signature: str = Field(description="base64 Ed25519 signature")
+
+
+class LoginResponse(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    user_id: str
+    role: str
+    expires_at: datetime
+
+
+def b64(field: str, value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(field, "not base64") from None
+
+
+@router.post("/challenge")
+def challenge(body: ChallengeRequest, app: App) -> ChallengeResponse:
+    """A single-use nonce to sign, valid for one minute."""
+    nonce = secrets.token_bytes(32)
+    issued = app.issue_challenge(body.email, nonce)
+    return ChallengeResponse(nonce=base64.b64encode(nonce).decode(), expires_at=issued.expires_at)
+
+
+@router.post("/login")
+def login(body: LoginRequest, app: App) -> LoginResponse:
+    """Exchange a signed challenge for a session token (401, recorded, on any failure)."""
+    token = secrets.token_urlsafe(32)
+    principal = app.login(
+        email=body.email,
+        nonce=b64("nonce", body.nonce),
+        signature=b64("signature", body.signature),
+        token_hash=token_hash(token),
+    )
+    session: Session = app.repository.get(principal.session_id)
+    return LoginResponse(
+        token=token,
+        user_id=str(principal.user_id),
+        role=str(principal.role),
+        expires_at=session.expires_at,
+    )
+
+
+@router.post("/logout", status_code=204)
+def logout(request: Request, app: App, principal: CurrentPrincipal) -> Response:
+    """End the current session."""
+    token = bearer_token(request)
+    assert token is not None  # a principal exists only for a bearer token
+    app.logout(token_hash(token))
+    return Response(status_code=204)

@@ -1,0 +1,150 @@
+"""The client SDK: talks to a Strongroom server, signing with keys that stay on this machine."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from client.keys import UserKeys
+
+
+class ApiError(Exception):
+    """The server refused a request; carries its status and what it said."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class StrongroomClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._http = httpx.Client(base_url=self.base_url, timeout=30, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> StrongroomClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = self._http.request(method, path, headers=headers, **kwargs)
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail")
+            except ValueError:
+                detail = response.text
+            raise ApiError(response.status_code, detail)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # -- account ----------------------------------------------------------------------
+
+    def register(self, keys: UserKeys, email: str, name: str) -> str:
+        """Register with public keys only; returns the new (deactivated) user's id."""
+        return str(self.request("POST", "/api/v1/users", json=keys.registration(email, name))["id"])
+
+    def login(self, keys: UserKeys, email: str) -> dict[str, Any]:
+        """Sign a fresh challenge; keeps the session token for later requests."""
+        challenge = self.request("POST", "/api/v1/auth/challenge", json={"email": email})
+        nonce = base64.b64decode(challenge["nonce"])
+        signature = keys.login_signature(nonce, email)
+        session = self.request(
+            "POST",
+            "/api/v1/auth/login",
+            json={
+                "email": email,
+                "nonce": challenge["nonce"],
+                "signature": base64.b64encode(signature).decode(),
+            },
+        )
+        self.token = session["token"]
+        return dict(session)
+
+    def logout(self) -> None:
+        self.request("POST", "/api/v1/auth/logout")
+        self.token = None
+
+    def me(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/api/v1/users/me"))
+
+    # -- users ------------------------------------------------------------------------
+
+    def users(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/users"))
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/v1/users/{user_id}"))
+
+    def activate(self, user_id: str) -> None:
+        self.request("POST", f"/api/v1/users/{user_id}/activate")
+
+    def deactivate(self, user_id: str) -> None:
+        self.request("POST", f"/api/v1/users/{user_id}/deactivate")
+
+    def unlock(self, user_id: str) -> None:
+        self.request("POST", f"/api/v1/users/{user_id}/unlock")
+
+    def set_role(self, user_id: str, role: str) -> None:
+        self.request("PUT", f"/api/v1/users/{user_id}/role", json={"role": role})
+
+    def apply_profile(self, user_id: str, profile: str) -> None:
+        self.request("PUT", f"/api/v1/users/{user_id}/profile", json={"profile": profile})
+
+    def set_permissions(
+        self, user_id: str, *, grant: Sequence[str] = (), restrict: Sequence[str] = ()
+    ) -> None:
+        self.request(
+            "PUT",
+            f"/api/v1/users/{user_id}/permissions",
+            json={"grant": list(grant), "restrict": list(restrict)},
+        )
+
+    # -- teams and profiles -----------------------------------------------------------
+
+    def create_team(self, name: str) -> str:
+        return str(self.request("POST", "/api/v1/teams", json={"name": name})["id"])
+
+    def teams(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/teams"))
+
+    def team(self, team_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/v1/teams/{team_id}"))
+
+    def add_member(self, team_id: str, user_id: str) -> None:
+        self.request("POST", f"/api/v1/teams/{team_id}/members", json={"user_id": user_id})
+
+    def remove_member(self, team_id: str, user_id: str) -> None:
+        self.request("DELETE", f"/api/v1/teams/{team_id}/members/{user_id}")
+
+    def assign_sub_admin(self, team_id: str, user_id: str) -> None:
+        self.request("POST", f"/api/v1/teams/{team_id}/sub-admins", json={"user_id": user_id})
+
+    def set_quota(self, team_id: str, *, storage_bytes: int, vm_count: int, cpu_cores: int) -> None:
+        self.request(
+            "PUT",
+            f"/api/v1/teams/{team_id}/quota",
+            json={"storage_bytes": storage_bytes, "vm_count": vm_count, "cpu_cores": cpu_cores},
+        )
+
+    def create_profile(self, name: str, permissions: list[str]) -> None:
+        self.request("POST", "/api/v1/profiles", json={"name": name, "permissions": permissions})
+
+    def profiles(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/profiles"))

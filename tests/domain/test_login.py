@@ -1,0 +1,197 @@
+"""Signature login and sessions: every refusal is a 401 to the client and an event in the trail."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from hashlib import sha256
+
+import pytest
+
+from adapters.clock import ManualClock
+from client.keys import UserKeys
+from domain.access import Role
+from domain.application import Strongroom
+from domain.envelope import acting_as
+from domain.sessions import AuthenticationFailed
+from tests.world import VISITOR, World
+
+
+@pytest.fixture
+def world(app: Strongroom) -> World:
+    w = World(app)
+    w.person("ada", teams=("A",))
+    return w
+
+
+def attempt(
+    app: Strongroom,
+    w: World,
+    who: str,
+    *,
+    keys: UserKeys | None = None,
+    nonce: bytes | None = None,
+    email: str | None = None,
+) -> str:
+    """Run the login protocol as a visitor; returns the session token."""
+    email = email or w.email(who)
+    with acting_as(VISITOR):
+        if nonce is None:
+            nonce = secrets.token_bytes(32)
+            app.issue_challenge(email, nonce)
+        token = secrets.token_urlsafe(16)
+        signature = (keys or w.keys[who]).login_signature(nonce, email)
+        app.login(
+            email=email,
+            nonce=nonce,
+            signature=signature,
+            token_hash=sha256(token.encode()).hexdigest(),
+        )
+    return token
+
+
+def last_event(app: Strongroom) -> object:
+    position = app.recorder.max_notification_id()
+    (notification,) = app.recorder.select_notifications(start=position, limit=1)
+    return app.mapper.to_domain_event(notification)
+
+
+def refused(app: Strongroom, reason: str) -> None:
+    denial = last_event(app)
+    assert type(denial).__qualname__ == "DeniedAttempt.Recorded"
+    assert reason in denial.reason  # type: ignore[attr-defined]
+
+
+def test_a_good_login_starts_a_session_recorded_as_the_user(app: Strongroom, world: World) -> None:
+    token = attempt(app, world, "ada")
+    with acting_as(VISITOR):
+        principal = app.authenticate(sha256(token.encode()).hexdigest())
+    assert principal.user_id == world.ids["ada"]
+    started = app.repository.get(principal.session_id)
+    assert started.user_id == world.ids["ada"]
+    events = list(app.events.get(principal.session_id))
+    assert events[0].actor_id == str(world.ids["ada"])
+
+
+def test_a_replayed_challenge_is_refused(app: Strongroom, world: World) -> None:
+    nonce = secrets.token_bytes(32)
+    with acting_as(VISITOR):
+        app.issue_challenge(world.email("ada"), nonce)
+    attempt(app, world, "ada", nonce=nonce)
+    with pytest.raises(AuthenticationFailed):
+        attempt(app, world, "ada", nonce=nonce)
+    refused(app, "already used")
+
+
+def test_an_expired_challenge_is_refused(app: Strongroom, world: World, clock: ManualClock) -> None:
+    nonce = secrets.token_bytes(32)
+    with acting_as(VISITOR):
+        app.issue_challenge(world.email("ada"), nonce)
+    clock.advance(timedelta(seconds=61))
+    with pytest.raises(AuthenticationFailed):
+        attempt(app, world, "ada", nonce=nonce)
+    refused(app, "expired")
+
+
+def test_a_challenge_issued_for_someone_else_is_refused(app: Strongroom, world: World) -> None:
+    world.person("bob", teams=("A",))
+    nonce = secrets.token_bytes(32)
+    with acting_as(VISITOR):
+        app.issue_challenge(world.email("bob"), nonce)
+    with pytest.raises(AuthenticationFailed):
+        attempt(app, world, "ada", nonce=nonce)
+    refused(app, "another account")
+
+
+def test_a_signature_by_another_key_fails_and_counts(app: Strongroom, world: World) -> None:
+    with pytest.raises(AuthenticationFailed):
+        attempt(app, world, "ada", keys=UserKeys.generate())
+    failed = last_event(app)
+    assert type(failed).__qualname__ == "User.LoginFailed"
+    assert failed.reason == "bad signature"  # type: ignore[attr-defined]
+
+
+def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(
+    app: Strongroom, world: World, clock: ManualClock
+) -> None:
+    impostor = UserKeys.generate()
+    for _ in range(app.max_failures):
+        clock.advance(timedelta(minutes=1))
+        with pytest.raises(AuthenticationFailed):
+            attempt(app, world, "ada", keys=impostor)
+    locked = last_event(app)
+    assert type(locked).__qualname__ == "User.Locked"
+    # Even the right key is refused now.
+    with pytest.raises(AuthenticationFailed):
+        attempt(app, world, "ada")
+    refused(app, "locked")
+    with world.acting("root"):
+        app.unlock_user(world.ids["ada"])
+    attempt(app, world, "ada")
+
+
+def test_failures_spread_beyond_the_window_do_not_lock(
+    app: Strongroom, world: World, clock: ManualClock
+) -> None:
+    impostor = UserKeys.generate()
+    for _ in range(app.max_failures + 2):
+        # Just too far apart for max_failures of them to fit in one window.
+        clock.advance(app.failure_window / (app.max_failures - 1) + timedelta(seconds=1))
+        with pytest.raises(AuthenticationFailed):
+            attempt(app, world, "ada", keys=impostor)
+    assert not app.user(world.ids["ada"]).locked
+
+
+@pytest.mark.parametrize(
+    ("label", "role", "active", "reason"),
+    [
+        ("dormant", Role.USER, False, "deactivated"),
+        ("keeper", Role.ESCROW, True, "escrow users cannot log in"),
+    ],
+)
+def test_accounts_that_may_not_log_in(
+    app: Strongroom, world: World, label: str, role: Role, active: bool, reason: str
+) -> None:
+    world.person(label, role, active=active)
+    with pytest.raises(AuthenticationFailed):
+        attempt(app, world, label)
+    refused(app, reason)
+
+
+def test_an_unknown_account_is_refused_like_any_other(app: Strongroom, world: World) -> None:
+    with pytest.raises(AuthenticationFailed):
+        attempt(app, world, "ada", email="nobody@example.edu")
+    refused(app, "unknown account")
+
+
+@pytest.mark.parametrize(
+    ("wait", "reason"),
+    [(timedelta(hours=12, minutes=1), "expired"), (timedelta(minutes=31), "idle")],
+)
+def test_expired_and_idle_sessions_are_refused(
+    app: Strongroom, world: World, clock: ManualClock, wait: timedelta, reason: str
+) -> None:
+    token = attempt(app, world, "ada")
+    digest = sha256(token.encode()).hexdigest()
+    if reason == "expired":
+        # Active all along (every 20 minutes for 11h40), yet the absolute limit holds.
+        for _ in range(35):
+            clock.advance(timedelta(minutes=20))
+            with acting_as(VISITOR):
+                app.authenticate(digest)
+        clock.advance(wait - timedelta(minutes=20) * 35)
+    else:
+        clock.advance(wait)
+    with acting_as(VISITOR), pytest.raises(AuthenticationFailed):
+        app.authenticate(digest)
+    refused(app, reason)
+
+
+def test_logout_ends_the_session(app: Strongroom, world: World) -> None:
+    token = attempt(app, world, "ada")
+    digest = sha256(token.encode()).hexdigest()
+    with acting_as(VISITOR):
+        app.logout(digest)
+        with pytest.raises(AuthenticationFailed):
+            app.authenticate(digest)
+    refused(app, "ended")
