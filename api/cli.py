@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -24,9 +25,15 @@ from adapters.ledger.checkpoints import (
     public_key_pem,
 )
 from adapters.settings import Settings, SettingsError, SqliteStore
+from api import cli_people as people
+from api.demo import ADMIN_EMAIL, DEMO_PASSPHRASE, load_demo
 from audit_queries.verify import verify_store
+from client.keys import KeyFileError, UserKeys
+from client.session_file import default_key_file
 from domain.envelope import AuditContext, acting_as
+from domain.errors import InvalidInput
 from domain.installation import AlreadyInitialised
+from domain.users import EmailTaken
 
 cli = typer.Typer(
     help="Strongroom: the management and audit backend of a research-data enclave.",
@@ -34,6 +41,11 @@ cli = typer.Typer(
     add_completion=False,
 )
 audit_cli = typer.Typer(help="Verify, seal and publish the tamper-evident audit ledger.")
+cli.command()(people.login)
+cli.command()(people.logout)
+cli.add_typer(people.user_cli, name="user")
+cli.add_typer(people.team_cli, name="team")
+cli.add_typer(people.profile_cli, name="profile")
 cli.add_typer(audit_cli, name="audit")
 
 # soft_wrap: messages stay on one line whatever the terminal width.
@@ -55,6 +67,8 @@ def explained_errors() -> Iterator[None]:
         fail(str(error))
     except AlreadyInitialised as error:
         fail(str(error), code=1)
+    except (KeyFileError, InvalidInput, EmailTaken) as error:
+        fail(str(error))
     except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
         fail(f"the event store is unavailable: {one_line(error)}")
 
@@ -71,11 +85,20 @@ def load_settings() -> Settings:
 
 @cli.command()
 def init(
+    admin_email: Annotated[
+        str | None, typer.Option(help="The first super-admin's email (required on a new store).")
+    ] = None,
+    admin_name: Annotated[
+        str, typer.Option(help="The first super-admin's name.")
+    ] = "Administrator",
+    key_file: Annotated[
+        Path | None, typer.Option(help="Where to write the super-admin's key file.")
+    ] = None,
     if_needed: Annotated[
         bool, typer.Option("--if-needed", help="Succeed quietly when already initialised.")
     ] = False,
 ) -> None:
-    """Create the store and the audit key; record the installation."""
+    """Create the store, the audit key and the first super-admin."""
     settings = load_settings()
     with explained_errors():
         if settings.signing_key_path.exists():
@@ -86,21 +109,29 @@ def init(
         try:
             if if_needed and app.is_initialised():
                 return
+            if app.is_initialised():
+                raise AlreadyInitialised("this store is already initialised")
+            if not admin_email:
+                fail("a new store needs its first super-admin: pass --admin-email")
+            # The super-admin's keys are made and kept here; only public keys go in.
+            admin_keys = UserKeys.generate()
+            admin_key_file = key_file or default_key_file(settings.home, admin_email)
+            admin_keys.save(admin_key_file, people.passphrase(confirm=True))
             with acting_as(AuditContext.system("bootstrap")):
                 app.initialise(
                     audit_key_id=key_id_of(public_key),
                     audit_public_key=public_key_pem(public_key),
                     store_kind=settings.store.kind,
                 )
+                app.bootstrap_super_admin(**admin_keys.registration(admin_email, admin_name))
             app.recorder.seal()  # type: ignore[attr-defined]
         finally:
             app.close()
     out.print(f"Initialised {settings.store.describe()}")
     out.print(f"  home:            {settings.home}")
     out.print(f"  audit key id:    {key_id_of(public_key)}")
-    out.print(
-        f"  audit signing key (keep it safe, never in the database): {settings.signing_key_path}"
-    )
+    out.print(f"  super-admin:     {admin_email} (key file {admin_key_file})")
+    out.print(f"  audit key file:  {settings.signing_key_path} (keep it safe; never in the store)")
 
 
 @cli.command()
@@ -132,7 +163,17 @@ def demo(
             f"{settings.store.path} already exists; the demo needs a fresh STRONGROOM_HOME "
             "(`make demo` uses ./.demo and starts it afresh)"
         )
-    init(if_needed=False)
+    os.environ.setdefault(people.PASSPHRASE_VARIABLE, DEMO_PASSPHRASE)
+    init(admin_email=ADMIN_EMAIL, admin_name="Ada Admin", key_file=None, if_needed=False)
+    with explained_errors():
+        app = bootstrap(settings)
+        try:
+            org = load_demo(app, settings.home)
+            app.recorder.seal()  # type: ignore[attr-defined]
+        finally:
+            app.close()
+    out.print(f"Demo organisation: {len(org.ids)} people in {len(org.teams)} teams.")
+    out.print(f"Log in: strongroom login --email {ADMIN_EMAIL}  (passphrase: {DEMO_PASSPHRASE})")
     serve(host=host, port=port)
 
 

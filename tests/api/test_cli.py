@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from adapters.settings import Settings
-from tests.api.cli_runner import env_for, strongroom
+from tests.api.cli_runner import ADMIN, env_for, strongroom
 from tests.tamper import Tamperer
 
 
@@ -25,14 +25,15 @@ def test_help_lists_every_command_with_one_line(tmp_path: Path) -> None:
 def test_init_then_verify_then_tamper_then_verify(settings: Settings) -> None:
     env = env_for(settings)
     # Initialising creates the store and records the installation.
-    init = strongroom("init", env=env)
+    init = strongroom("init", *ADMIN, env=env)
     assert init.returncode == 0, init.stderr
     assert "Initialised" in init.stdout
+    assert "super-admin:     root@enclave.edu" in init.stdout
     key_mode = stat.S_IMODE(settings.signing_key_path.stat().st_mode)
     assert key_mode == 0o600
 
     # Running it again is refused, and says why.
-    again = strongroom("init", env=env)
+    again = strongroom("init", *ADMIN, env=env)
     assert again.returncode == 1
     assert "already initialised" in again.stderr
 
@@ -40,10 +41,10 @@ def test_init_then_verify_then_tamper_then_verify(settings: Settings) -> None:
     quiet = strongroom("init", "--if-needed", env=env)
     assert (quiet.returncode, quiet.stdout) == (0, "")
 
-    # The untouched store verifies (one event: init recorded no second installation).
+    # The untouched store verifies: the installation and its first super-admin.
     verify = strongroom("audit", "verify", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert verify.stdout.startswith("OK: 1 events up to position 1, 1 signed checkpoints")
+    assert verify.stdout.startswith("OK: 5 events up to position 5, 1 signed checkpoints")
 
     # Someone deletes the installation event behind the trigger's back.
     attacker = Tamperer(settings)
@@ -56,7 +57,7 @@ def test_init_then_verify_then_tamper_then_verify(settings: Settings) -> None:
 
 def test_public_key_is_the_homes_key(settings: Settings) -> None:
     env = env_for(settings)
-    assert strongroom("init", env=env).returncode == 0
+    assert strongroom("init", *ADMIN, env=env).returncode == 0
     shown = strongroom("audit", "public-key", env=env)
     assert shown.returncode == 0
     assert shown.stdout == settings.public_key_path.read_text()
@@ -65,7 +66,7 @@ def test_public_key_is_the_homes_key(settings: Settings) -> None:
 
 def test_seal_signs_the_head_only_when_there_is_something_new(settings: Settings) -> None:
     env = env_for(settings)
-    assert strongroom("init", env=env).returncode == 0  # init seals its own event
+    assert strongroom("init", *ADMIN, env=env).returncode == 0  # init seals its own events
     seal = strongroom("audit", "seal", env=env)
     assert seal.returncode == 0
     assert "Nothing to seal" in seal.stdout
@@ -80,6 +81,12 @@ def test_a_bad_database_url_is_one_line_naming_the_variable(tmp_path: Path) -> N
         assert len(lines) == 1, result.stderr
         assert "STRONGROOM_DATABASE_URL" in lines[0]
         assert "Traceback" not in result.stderr
+
+
+def test_a_new_store_needs_its_first_super_admin(settings: Settings) -> None:
+    result = strongroom("init", env=env_for(settings))
+    assert result.returncode == 2
+    assert "--admin-email" in result.stderr
 
 
 def test_verify_before_init_says_what_to_do(tmp_path: Path) -> None:

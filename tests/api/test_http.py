@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from adapters.settings import Settings
-from tests.api.cli_runner import STRONGROOM, env_for, strongroom
+from tests.api.cli_runner import ADMIN, STRONGROOM, env_for, strongroom
 
 
 def free_port() -> int:
@@ -23,7 +23,7 @@ def free_port() -> int:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
     env = env_for(settings)
-    assert strongroom("init", env=env).returncode == 0
+    assert strongroom("init", *ADMIN, env=env).returncode == 0
     port = free_port()
     process = subprocess.Popen(
         [STRONGROOM, "serve", "--port", str(port)],
@@ -52,7 +52,7 @@ def server(settings: Settings) -> Iterator[str]:
 def test_health_reports_the_store_position(server: str, settings: Settings) -> None:
     health = httpx.get(f"{server}/healthz").json()
     assert health["status"] == "ok"
-    assert health["position"] == 1  # the installation event
+    assert health["position"] == 5  # the installation and its first super-admin
     assert health["store"] == settings.store.kind
 
 

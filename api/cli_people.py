@@ -1,0 +1,370 @@
+"""`strongroom login|logout|user|team|profile`: the CLI side of identity, over the REST API.
+
+These commands are clients: they sign with keys kept in a local key file and
+talk to the server through the client SDK, exactly as any other REST client.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from client.api import ApiError, StrongroomClient
+from client.keys import KeyFileError, UserKeys
+from client.session_file import (
+    SavedSession,
+    default_key_file,
+    forget_session,
+    load_session,
+    save_session,
+)
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+PASSPHRASE_VARIABLE = "STRONGROOM_PASSPHRASE"
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+user_cli = typer.Typer(help="Register, list and administer user accounts.", no_args_is_help=True)
+team_cli = typer.Typer(
+    help="Create teams, manage members, sub-admins and quotas.", no_args_is_help=True
+)
+profile_cli = typer.Typer(
+    help="Define and list user profiles (permission templates).", no_args_is_help=True
+)
+
+Server = Annotated[str, typer.Option(help="The Strongroom server.", envvar="STRONGROOM_SERVER")]
+KeyFile = Annotated[Path | None, typer.Option(help="Your key file (default: under the home).")]
+
+
+def home() -> Path:
+    return Path(os.environ.get("STRONGROOM_HOME") or Path.home() / ".strongroom").expanduser()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def passphrase(*, confirm: bool) -> str:
+    """From STRONGROOM_PASSPHRASE, or asked for without echo."""
+    given = os.environ.get(PASSPHRASE_VARIABLE)
+    if given:
+        return given
+    return str(typer.prompt("Key file passphrase", hide_input=True, confirmation_prompt=confirm))
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """Server refusals and connection trouble as one line and a non-zero exit."""
+    try:
+        yield
+    except ApiError as error:
+        if error.status == 401:
+            raise fail("not logged in, or the session ended: run `strongroom login`") from None
+        detail = error.detail
+        if isinstance(detail, list):
+            detail = "; ".join(f"{d.get('field')}: {d.get('reason')}" for d in detail)
+        raise fail(f"{error.status}: {detail}") from None
+    except httpx.TransportError as error:
+        raise fail(f"cannot reach the server: {error}", code=2) from None
+    except KeyFileError as error:
+        raise fail(str(error), code=2) from None
+
+
+@contextmanager
+def logged_in() -> Iterator[StrongroomClient]:
+    saved = load_session(home())
+    if saved is None:
+        raise fail("not logged in: run `strongroom login --email you@example.edu`")
+    with api_errors(), StrongroomClient(saved.server, token=saved.token) as client:
+        yield client
+
+
+def user_ref(client: StrongroomClient, ref: str) -> str:
+    """A user id from an id or an email you can see."""
+    try:
+        return str(UUID(ref))
+    except ValueError:
+        pass
+    for user in client.users():
+        if user["email"] == ref.strip().lower():
+            return str(user["id"])
+    raise fail(f"no user you can see has the email {ref}")
+
+
+def team_ref(client: StrongroomClient, ref: str) -> str:
+    try:
+        return str(UUID(ref))
+    except ValueError:
+        pass
+    for team in client.teams():
+        if team["name"].lower() == ref.strip().lower():
+            return str(team["id"])
+    raise fail(f"no team you can see is named {ref}")
+
+
+def show_users(users: list[dict[str, Any]]) -> None:
+    table = Table("id", "email", "name", "role", "active", "locked", "teams", "permissions")
+    for u in users:
+        table.add_row(
+            u["id"],
+            u["email"],
+            u["name"],
+            u["role"],
+            str(u["active"]),
+            str(u["locked"]),
+            str(len(u["teams"])),
+            ",".join(u["permissions"]),
+        )
+    out.print(table)
+
+
+# -- session ------------------------------------------------------------------------------
+
+
+def login(
+    email: Annotated[str, typer.Option(help="Your account's email.")],
+    key_file: KeyFile = None,
+    server: Server = DEFAULT_SERVER,
+) -> None:
+    """Log in by signing a server challenge with your key; keeps the session locally."""
+    with api_errors():
+        keys = UserKeys.load(key_file or default_key_file(home(), email), passphrase(confirm=False))
+        with StrongroomClient(server) as client:
+            session = client.login(keys, email)
+    save_session(
+        home(), SavedSession(server, session["token"], email, session["user_id"], session["role"])
+    )
+    out.print(f"Logged in as {email} ({session['role']}) until {session['expires_at']}")
+
+
+def logout() -> None:
+    """End the current session on the server and forget it here."""
+    if load_session(home()) is not None:
+        with logged_in() as client:
+            client.logout()
+    forget_session(home())
+    out.print("Logged out.")
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+@user_cli.command("register")
+def user_register(
+    email: Annotated[str, typer.Option(help="The new account's email.")],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    key_file: KeyFile = None,
+    server: Server = DEFAULT_SERVER,
+) -> None:
+    """Make your keys here, save them encrypted, and register their public halves."""
+    path = key_file or default_key_file(home(), email)
+    with api_errors():
+        keys = UserKeys.generate()
+        keys.save(path, passphrase(confirm=True))
+        try:
+            with StrongroomClient(server) as client:
+                user_id = client.register(keys, email, name)
+        except Exception:
+            path.unlink(missing_ok=True)  # nothing registered: leave no orphan key file
+            raise
+    out.print(f"Registered {email} as {user_id}; key file {path}")
+    out.print("The account is deactivated until an administrator activates it.")
+
+
+@user_cli.command("me")
+def user_me() -> None:
+    """Show your own account."""
+    with logged_in() as client:
+        show_users([client.me()])
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """List the users you may see."""
+    with logged_in() as client:
+        show_users(client.users())
+
+
+@user_cli.command("show")
+def user_show(user: Annotated[str, typer.Argument(help="User id or email.")]) -> None:
+    """Show one user's account."""
+    with logged_in() as client:
+        details = client.user(user_ref(client, user))
+        for key, value in details.items():
+            out.print(f"{key:22} {value}", highlight=False)
+
+
+@user_cli.command("activate")
+def user_activate(user: Annotated[str, typer.Argument(help="User id or email.")]) -> None:
+    """Activate an account you manage."""
+    with logged_in() as client:
+        client.activate(user_ref(client, user))
+    out.print("Activated.")
+
+
+@user_cli.command("deactivate")
+def user_deactivate(user: Annotated[str, typer.Argument(help="User id or email.")]) -> None:
+    """Deactivate an account you manage."""
+    with logged_in() as client:
+        client.deactivate(user_ref(client, user))
+    out.print("Deactivated.")
+
+
+@user_cli.command("unlock")
+def user_unlock(user: Annotated[str, typer.Argument(help="User id or email.")]) -> None:
+    """Unlock an account locked after failed logins."""
+    with logged_in() as client:
+        client.unlock(user_ref(client, user))
+    out.print("Unlocked.")
+
+
+@user_cli.command("role")
+def user_role(
+    user: Annotated[str, typer.Argument(help="User id or email.")],
+    role: Annotated[str, typer.Argument(help="super-admin, admin, sub-admin, user or escrow.")],
+) -> None:
+    """Change a user's role."""
+    with logged_in() as client:
+        client.set_role(user_ref(client, user), role)
+    out.print(f"Role set to {role}.")
+
+
+@user_cli.command("profile")
+def user_profile(
+    user: Annotated[str, typer.Argument(help="User id or email.")],
+    profile: Annotated[str, typer.Argument(help='A profile name, e.g. "Granite User".')],
+) -> None:
+    """Set a user's permissions from a profile."""
+    with logged_in() as client:
+        client.apply_profile(user_ref(client, user), profile)
+    out.print(f"Profile {profile!r} applied.")
+
+
+@user_cli.command("permissions")
+def user_permissions(
+    user: Annotated[str, typer.Argument(help="User id or email.")],
+    grant: Annotated[list[str] | None, typer.Option(help="Grant (repeatable).")] = None,
+    restrict: Annotated[
+        list[str] | None, typer.Option(help="Restrict, e.g. download, view (repeatable).")
+    ] = None,
+) -> None:
+    """Replace a user's explicit grants and restrictions."""
+    with logged_in() as client:
+        client.set_permissions(user_ref(client, user), grant=grant or [], restrict=restrict or [])
+    out.print("Permissions set.")
+
+
+# -- teams --------------------------------------------------------------------------------
+
+
+@team_cli.command("create")
+def team_create(name: Annotated[str, typer.Argument(help="The team's name.")]) -> None:
+    """Create a team with the default quota."""
+    with logged_in() as client:
+        team_id = client.create_team(name)
+    out.print(f"Created team {name} ({team_id}).")
+
+
+@team_cli.command("list")
+def team_list() -> None:
+    """List the teams you may see."""
+    with logged_in() as client:
+        table = Table("id", "name", "members", "sub-admins", "storage GiB", "VMs", "cores")
+        for t in client.teams():
+            q = t["quota"]
+            table.add_row(
+                t["id"],
+                t["name"],
+                str(len(t["members"])),
+                str(len(t["sub_admins"])),
+                f"{q['storage_bytes'] / 2**30:g}",
+                str(q["vm_count"]),
+                str(q["cpu_cores"]),
+            )
+        out.print(table)
+
+
+@team_cli.command("add")
+def team_add(
+    team: Annotated[str, typer.Argument(help="Team id or name.")],
+    user: Annotated[str, typer.Argument(help="User id or email.")],
+) -> None:
+    """Add a member to a team."""
+    with logged_in() as client:
+        client.add_member(team_ref(client, team), user_ref(client, user))
+    out.print("Added.")
+
+
+@team_cli.command("remove")
+def team_remove(
+    team: Annotated[str, typer.Argument(help="Team id or name.")],
+    user: Annotated[str, typer.Argument(help="User id or email.")],
+) -> None:
+    """Remove a member (removal from the last team deactivates the account)."""
+    with logged_in() as client:
+        client.remove_member(team_ref(client, team), user_ref(client, user))
+    out.print("Removed.")
+
+
+@team_cli.command("assign")
+def team_assign(
+    team: Annotated[str, typer.Argument(help="Team id or name.")],
+    user: Annotated[str, typer.Argument(help="A sub-admin's id or email.")],
+) -> None:
+    """Assign a sub-admin to manage a team."""
+    with logged_in() as client:
+        client.assign_sub_admin(team_ref(client, team), user_ref(client, user))
+    out.print("Assigned.")
+
+
+@team_cli.command("quota")
+def team_quota(
+    team: Annotated[str, typer.Argument(help="Team id or name.")],
+    storage_gib: Annotated[float, typer.Option(min=0, help="Storage, GiB.")],
+    vms: Annotated[int, typer.Option(min=0, help="Number of VMs.")],
+    cores: Annotated[int, typer.Option(min=0, help="CPU cores.")],
+) -> None:
+    """Set a team's quota (super-admins only)."""
+    with logged_in() as client:
+        client.set_quota(
+            team_ref(client, team),
+            storage_bytes=int(storage_gib * 2**30),
+            vm_count=vms,
+            cpu_cores=cores,
+        )
+    out.print("Quota set.")
+
+
+# -- profiles -----------------------------------------------------------------------------
+
+
+@profile_cli.command("create")
+def profile_create(
+    name: Annotated[str, typer.Argument(help='The profile name, e.g. "Granite User".')],
+    permission: Annotated[list[str], typer.Option(help="A permission it grants (repeatable).")],
+) -> None:
+    """Define a profile from a set of permissions."""
+    with logged_in() as client:
+        client.create_profile(name, permission)
+    out.print(f"Created profile {name!r}.")
+
+
+@profile_cli.command("list")
+def profile_list() -> None:
+    """List the profiles."""
+    with logged_in() as client:
+        table = Table("name", "permissions")
+        for p in client.profiles():
+            table.add_row(p["name"], ", ".join(p["permissions"]))
+        out.print(table)
