@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_HOME := $(CURDIR)/.demo
+ADMIN_EMAIL ?= admin@localhost.localdomain
 
 .PHONY: test run demo bench lint system-deps clean
 
@@ -37,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/mypy domain adapters api audit_queries
 
 run: $(STAMP)
-	env -u STRONGROOM_DATABASE_URL $(BIN)/strongroom init --if-needed
+	env -u STRONGROOM_DATABASE_URL $(BIN)/strongroom init --if-needed --admin-email $(ADMIN_EMAIL)
 	env -u STRONGROOM_DATABASE_URL $(BIN)/strongroom serve
 
 demo: $(STAMP)
@@ -46,6 +47,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/auth.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

@@ -53,9 +53,14 @@ class AuditContextMiddleware(BaseHTTPMiddleware):
         token = bearer_token(request)
         if token is not None:
             app = request.app.state.strongroom
+            digest = token_hash(token)
             try:
-                with acting_as(context):
-                    principal = await run_in_threadpool(app.authenticate, token_hash(token))
+                # The common case is a read, done here; anything that must record
+                # (activity, a refusal) goes to a worker thread, off the event loop.
+                principal = app.live_principal(digest)
+                if principal is None:
+                    with acting_as(context):
+                        principal = await run_in_threadpool(app.authenticate, digest)
             except AuthenticationFailed:
                 response: Response = JSONResponse(
                     status_code=401,

@@ -258,7 +258,7 @@ class IdentityCommands:
         self._authorise(actor, Action.DEACTIVATE, target)
         if target.active:
             target.deactivate(reason=reason)
-            self.save(target)
+            self.save(target, *self._end_sessions(target, "the account was deactivated"))
 
     def unlock_user(self, user_id: UUID) -> None:
         actor, target = self.acting_user(), self.user(user_id)
@@ -276,7 +276,7 @@ class IdentityCommands:
                 after=str(role),
                 by_super_admin=actor.role is Role.SUPER_ADMIN,
             )
-            self.save(target)
+            self.save(target, *self._end_sessions(target, f"the role changed to {role}"))
 
     def apply_profile(self, user_id: UUID, profile_name: str) -> None:
         """Set a user's permissions from a profile; explicit grants and restrictions stay."""
@@ -359,11 +359,13 @@ class IdentityCommands:
         if user_id not in team.members:
             return
         team.remove_member(user_id=user_id)
+        ended: list[Session] = []
         if target.teams == {team.id}:
             target.release(team_id=team.id)
+            ended = self._end_sessions(target, "the account was removed from its last team")
         else:
             target.leave_team(team_id=team.id)
-        self.save(team, target)
+        self.save(team, target, *ended)
 
     def assign_sub_admin(self, team_id: UUID, user_id: UUID) -> None:
         actor, team, target = self.acting_user(), self.team(team_id), self.user(user_id)
@@ -465,12 +467,14 @@ class IdentityCommands:
             user.login_failed(
                 reason="bad signature", at=now, window_start=now - self.failure_window
             )
+            ended: list[Session] = []
             if len(user.recent_failures) >= self.max_failures:
                 user.lock(
                     reason=f"{self.max_failures} failed logins within "
                     f"{int(self.failure_window.total_seconds() // 60)} minutes"
                 )
-            self.save(challenge, user)
+                ended = self._end_sessions(user, "the account was locked")
+            self.save(challenge, user, *ended)
             raise AuthenticationFailed("bad signature")
         session_id = session_id_for(token_hash)
         # The session is started by the person who just proved who they are:
@@ -485,12 +489,14 @@ class IdentityCommands:
             session = Session(
                 token_hash=token_hash,
                 user_id=user.id,
+                role=str(user.role),
                 started_at=now,
                 expires_at=now + self.session_ttl,
                 idle_seconds=int(self.session_idle.total_seconds()),
             )
+            user.session_started(session_id=session.id, expires_at=session.expires_at, at=now)
             challenge.use(outcome="logged in")
-            self.save(session, challenge)
+            self.save(session, challenge, user)
         principal = Principal(user.id, user.role, session.id)
         return principal
 
@@ -510,15 +516,18 @@ class IdentityCommands:
         raise AuthenticationFailed(reason)
 
     def authenticate(self, token_hash: str) -> Principal:
-        """The principal of a live session; a refused one is recorded."""
+        """The principal of a live session; a refused one is recorded.
+
+        Only the session is read: whatever changes a user's standing (deactivation,
+        lock, role, removal from the last team) ends the user's sessions with it.
+        """
         now = clock.now()
         try:
             session: Session = self.repository.get(session_id_for(token_hash))
         except AggregateNotFoundError:
             self.save(DeniedAttempt(action="authenticate", target=None, reason="unknown session"))
             raise AuthenticationFailed("unknown session") from None
-        user = self.user(session.user_id)
-        refusal = session.refusal(now) or self._login_refusal(user)
+        refusal = session.refusal(now)
         if refusal is not None:
             self.save(
                 DeniedAttempt(action="authenticate", target=str(session.user_id), reason=refusal)
@@ -527,7 +536,38 @@ class IdentityCommands:
         if now - session.last_seen >= self.touch_every:
             session.touch(at=now)
             self.save(session)
-        return Principal(user.id, user.role, session.id)
+        return Principal(session.user_id, Role(session.role), session.id)
+
+    def live_principal(self, token_hash: str) -> Principal | None:
+        """The principal of a live session that needs no write now, else None.
+
+        A pure read, cheap enough for the hot path of every request; None sends
+        the caller to `authenticate`, which records refusals and session activity.
+        """
+        try:
+            session: Session = self.repository.get(session_id_for(token_hash))
+        except AggregateNotFoundError:
+            return None
+        now = clock.now()
+        if session.refusal(now) is not None or now - session.last_seen >= self.touch_every:
+            return None
+        return Principal(session.user_id, Role(session.role), session.id)
+
+    def _end_sessions(self, user: User, reason: str) -> list[Session]:
+        """End the user's live sessions; returns them to be saved with the user."""
+        if not user.live_sessions:
+            return []
+        ended = []
+        for session_id in user.live_sessions:
+            try:
+                session: Session = self.repository.get(session_id)
+            except AggregateNotFoundError:
+                continue
+            if not session.ended:
+                session.end(reason=reason)
+                ended.append(session)
+        user.sessions_ended(session_ids=list(user.live_sessions), reason=reason)
+        return ended
 
     def logout(self, token_hash: str) -> None:
         try:

@@ -54,11 +54,13 @@ class Session(AuditedAggregate):
         self,
         token_hash: str,
         user_id: UUID,
+        role: str,
         started_at: datetime,
         expires_at: datetime,
         idle_seconds: int,
     ) -> None:
         self.user_id = user_id
+        self.role = role
         self.expires_at = expires_at
         self.idle = timedelta(seconds=idle_seconds)
         self.last_seen = started_at

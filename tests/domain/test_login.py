@@ -14,6 +14,7 @@ from domain.access import Role
 from domain.application import Strongroom
 from domain.envelope import acting_as
 from domain.sessions import AuthenticationFailed
+from domain.sessions import session_id_for as sha_session
 from tests.world import VISITOR, World
 
 
@@ -195,3 +196,53 @@ def test_logout_ends_the_session(app: Strongroom, world: World) -> None:
         with pytest.raises(AuthenticationFailed):
             app.authenticate(digest)
     refused(app, "ended")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda app, w: app.deactivate_user(w.ids["ada"]), "deactivated"),
+        (lambda app, w: app.change_role(w.ids["ada"], Role.SUB_ADMIN), "role changed"),
+        (lambda app, w: app.remove_team_member(w.team("A"), w.ids["ada"]), "last team"),
+    ],
+    ids=["deactivated", "role-changed", "removed-from-last-team"],
+)
+def test_a_change_of_standing_ends_live_sessions_at_once(
+    app: Strongroom, world: World, change: object, reason: str
+) -> None:
+    token = attempt(app, world, "ada")
+    digest = sha256(token.encode()).hexdigest()
+    with world.acting("root"):
+        change(app, world)  # type: ignore[operator]
+    # The session's end was recorded with the change, by the administrator.
+    session_id = app.repository.get(sha_session(digest)).id
+    ended = list(app.events.get(session_id))[-1]
+    assert type(ended).__qualname__ == "Session.Ended"
+    assert reason in ended.reason  # type: ignore[attr-defined]
+    assert ended.actor_id == str(world.ids["root"])  # type: ignore[attr-defined]
+    assert not app.user(world.ids["ada"]).live_sessions
+    with acting_as(VISITOR), pytest.raises(AuthenticationFailed):
+        app.authenticate(digest)
+    refused(app, "ended")
+
+
+def test_the_hot_path_reads_only_and_defers_to_authenticate_when_a_write_is_due(
+    app: Strongroom, world: World, clock: ManualClock
+) -> None:
+    token = attempt(app, world, "ada")
+    digest = sha256(token.encode()).hexdigest()
+    before = app.recorder.max_notification_id()
+    principal = app.live_principal(digest)
+    assert principal is not None and principal.user_id == world.ids["ada"]
+    assert app.recorder.max_notification_id() == before  # nothing recorded
+    # Activity is due to be recorded: the hot path steps aside.
+    clock.advance(app.touch_every)
+    assert app.live_principal(digest) is None
+    with acting_as(VISITOR):
+        app.authenticate(digest)
+    assert app.live_principal(digest) is not None
+    # An unknown or ended session is never served by the hot path.
+    assert app.live_principal("0" * 64) is None
+    with acting_as(VISITOR):
+        app.logout(digest)
+    assert app.live_principal(digest) is None
