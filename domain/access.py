@@ -17,11 +17,19 @@ See docs/roles.md for the table as implemented.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from uuid import UUID
 
 
-class Role(StrEnum):
+class _ValueEnum(Enum):
+    """Prints as its value. Not a `str` subclass on purpose: JSON would then
+    encode it as a plain string and a snapshot would restore it as one."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Role(_ValueEnum):
     SUPER_ADMIN = "super-admin"
     ADMIN = "admin"
     SUB_ADMIN = "sub-admin"
@@ -29,7 +37,7 @@ class Role(StrEnum):
     ESCROW = "escrow"
 
 
-class Permission(StrEnum):
+class Permission(_ValueEnum):
     VIEW = "view"
     DOWNLOAD = "download"
     TAG_PROJECTS = "tag-projects"

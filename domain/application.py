@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import EnvType
 
+from domain import transcodings
 from domain.aggregate import AuditedAggregate
 from domain.identity import IdentityCommands
 from domain.installation import INSTALLATION_ID, AlreadyInitialised, Installation
@@ -45,6 +47,11 @@ class Strongroom(IdentityCommands, Application):
         # Snapshots every `interval` events keep loading time flat in history length.
         # Per instance, as the interval is configuration (the library reads it via self).
         self.snapshotting_intervals = _IntervalsByBaseClass({AuditedAggregate: interval})  # type: ignore[misc]
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for transcoding in transcodings.ALL:
+            transcoder.register(transcoding)
 
     def initialise(self, *, audit_key_id: str, audit_public_key: str, store_kind: str) -> None:
         """Record that this store was initialised, and with which audit key."""

@@ -293,7 +293,8 @@ class IdentityCommands:
     ) -> None:
         """Replace a user's explicit grants and restrictions (e.g. *cannot download*)."""
         if grant & restrict:
-            raise InvalidInput("grant", f"also restricted: {', '.join(sorted(grant & restrict))}")
+            both = ", ".join(sorted(str(p) for p in grant & restrict))
+            raise InvalidInput("grant", f"also restricted: {both}")
         actor, target = self.acting_user(), self.user(user_id)
         after = (target.profile_permissions | grant) - restrict
         self._authorise(actor, Action.SET_PERMISSIONS, target, new_permissions=after)
@@ -560,13 +561,13 @@ class IdentityCommands:
         ended = []
         for session_id in user.live_sessions:
             try:
-                session: Session = self.repository.get(session_id)
+                session: Session = self.repository.get(UUID(session_id))
             except AggregateNotFoundError:
                 continue
             if not session.ended:
                 session.end(reason=reason)
                 ended.append(session)
-        user.sessions_ended(session_ids=list(user.live_sessions), reason=reason)
+        user.sessions_ended(session_ids=[UUID(s) for s in user.live_sessions], reason=reason)
         return ended
 
     def logout(self, token_hash: str) -> None:

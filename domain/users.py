@@ -41,8 +41,9 @@ class User(AuditedAggregate):
         self.granted: set[Permission] = set()
         self.restricted: set[Permission] = set()
         self.recent_failures: list[datetime] = []
-        # Live sessions and when they expire: ended when the user's standing changes.
-        self.live_sessions: dict[UUID, datetime] = {}
+        # Live sessions (by id, as text) and when they expire: ended when the
+        # user's standing changes.
+        self.live_sessions: dict[str, datetime] = {}
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -132,13 +133,13 @@ class User(AuditedAggregate):
     @event("SessionStarted")
     def session_started(self, session_id: UUID, expires_at: datetime, at: datetime) -> None:
         self.live_sessions = {s: e for s, e in self.live_sessions.items() if e > at}
-        self.live_sessions[session_id] = expires_at
+        self.live_sessions[str(session_id)] = expires_at
         self.recent_failures = []
 
     @event("SessionsEnded")
     def sessions_ended(self, session_ids: list[UUID], reason: str) -> None:
         for session_id in session_ids:
-            self.live_sessions.pop(session_id, None)
+            self.live_sessions.pop(str(session_id), None)
 
     @event("LoginFailed")
     def login_failed(self, reason: str, at: datetime, window_start: datetime) -> None:
