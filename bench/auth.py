@@ -34,7 +34,7 @@ from bench.store import postgres_database  # noqa: E402
 from client.api import StrongroomClient  # noqa: E402
 from client.keys import UserKeys  # noqa: E402
 from client.session_file import default_key_file  # noqa: E402
-from tests.live_server import free_port  # noqa: E402
+from tests.live_server import free_port, wait_until_healthy  # noqa: E402
 
 STRONGROOM = str(Path(sys.executable).parent / "strongroom")
 EMAIL = "bench@enclave.example.edu"
@@ -83,15 +83,7 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+            wait_until_healthy(base, lambda: server.poll() is None)
             keys = UserKeys.load(default_key_file(Path(home), EMAIL), PASSPHRASE)
             with StrongroomClient(base) as client, httpx.Client(base_url=base) as http:
                 token = client.login(keys, EMAIL)["token"]

@@ -50,6 +50,7 @@ DEFAULT_PERMISSIONS = frozenset({Permission.VIEW, Permission.DOWNLOAD})
 
 class Action(StrEnum):
     VIEW_USER = "view-user"
+    VIEW_TEAM = "view-team"
     ACTIVATE = "activate-user"
     DEACTIVATE = "deactivate-user"
     UNLOCK = "unlock-user"
@@ -153,6 +154,8 @@ def decide(
         return deny("escrow users cannot use normal functions")
     if action is Action.VIEW_USER and target is not None:
         return may_see(actor, target)
+    if action is Action.VIEW_TEAM:
+        return _may_see_team(actor, team)
     if actor.role not in ADMIN_ROLES:
         return deny(f"a {actor.role} cannot {action}")
 
@@ -196,6 +199,16 @@ def decide(
             return deny(f"only a sub-admin can be assigned to a team, not a {target.role}")
         return manages(actor, target)
     return deny(f"no rule allows {action}")
+
+
+def _may_see_team(actor: Subject, team: UUID | None) -> Decision:
+    if team is None:
+        return deny("no team given")
+    if actor.role in (Role.SUPER_ADMIN, Role.ADMIN):
+        return allow("admins see every team")
+    if team in actor.teams or team in actor.sub_admin_of:
+        return allow("members and sub-admins see their team")
+    return deny("only a team's members, its sub-admins and admins see it")
 
 
 def _change_role(actor: Subject, target: Subject, new_role: Role | None) -> Decision:

@@ -384,14 +384,17 @@ class IdentityCommands:
             team.change_quota(before=team.quota.as_dict(), after=quota.as_dict())
             self.save(team)
 
+    def view_team(self, team_id: UUID) -> Team:
+        """A team, if the actor may see it (a refusal is recorded)."""
+        actor, team = self.acting_user(), self.team(team_id)
+        self._authorise(actor, Action.VIEW_TEAM, None, team=team.id)
+        return team
+
     def visible_teams(self, candidates: list[UUID]) -> list[Team]:
-        """Admins see every team; a sub-admin its own; others the teams they are in."""
-        actor = self.acting_user()
+        """Of `candidates`, the teams the actor may see (admins all; others their own)."""
+        actor = self.acting_user().subject()
         teams = [self.team(t) for t in candidates]
-        if actor.role in (Role.SUPER_ADMIN, Role.ADMIN):
-            return teams
-        mine = actor.teams | actor.sub_admin_of
-        return [t for t in teams if t.id in mine]
+        return [t for t in teams if decide(actor, Action.VIEW_TEAM, team=t.id)]
 
     # -- profiles -----------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -21,6 +21,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_healthy(base: str, alive: Callable[[], bool], timeout: float = 30) -> None:
+    """Poll /healthz until the server at `base` answers, or fail if it died or never did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            if not alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server at {base} did not start") from None
+            time.sleep(0.05)
+
+
 @contextmanager
 def live_server(settings: Settings) -> Iterator[str]:
     port = free_port()
@@ -30,15 +43,7 @@ def live_server(settings: Settings) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start") from None
-            time.sleep(0.05)
+    wait_until_healthy(base, thread.is_alive)
     try:
         yield base
     finally:

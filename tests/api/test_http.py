@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -12,12 +10,7 @@ import pytest
 
 from adapters.settings import Settings
 from tests.api.cli_runner import ADMIN, STRONGROOM, env_for, strongroom
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.live_server import free_port, wait_until_healthy
 
 
 @pytest.fixture
@@ -34,15 +27,10 @@ def server(settings: Settings) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {process.stderr.read()}") from None
-                time.sleep(0.1)
+        try:
+            wait_until_healthy(base, lambda: process.poll() is None)
+        except RuntimeError:
+            raise RuntimeError(f"server did not start: {process.stderr.read()}") from None  # type: ignore[union-attr]
         yield base
     finally:
         process.terminate()

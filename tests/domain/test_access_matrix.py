@@ -267,6 +267,11 @@ CASES = [
     Case("super", "view", on("super2", "view_user"), "super2", True),
     Case("user", "view", on("inA", "view_user"), "inA", False),
     Case("user", "view", on("user", "view_user"), "user", True),
+    Case("subA", "view-team", lambda app, w: app.view_team(w.team("A")), None, True),
+    Case("user", "view-team", lambda app, w: app.view_team(w.team("A")), None, True),
+    Case("user", "view-team", lambda app, w: app.view_team(w.team("B")), None, False),
+    Case("subA", "view-team", lambda app, w: app.view_team(w.team("B")), None, False),
+    Case("admin", "view-team", lambda app, w: app.view_team(w.team("B")), None, True),
 ]
 
 
