@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from adapters.ledger.config import DEFAULT_CHECKPOINT_EVERY
 
@@ -117,6 +117,17 @@ class Settings:
         # never compares one store's checkpoints with another's.
         tag = sha256(self.store.identity().encode()).hexdigest()[:12]
         return self.audit_dir / f"witness-{tag}.json"
+
+    @property
+    def projections_url(self) -> str:
+        """Where read models live: a sibling SQLite file, or the same Postgres database."""
+        if isinstance(self.store, SqliteStore):
+            return f"sqlite:///{Path(self.store.path).with_name('projections.db')}"
+        s = self.store
+        return (
+            f"postgresql+psycopg://{quote(s.user, safe='')}:{quote(s.password, safe='')}"
+            f"@{s.host}:{s.port}/{quote(s.dbname, safe='')}"
+        )
 
     def app_env(self) -> dict[str, str]:
         """The eventsourcing library's settings for the Strongroom application."""

@@ -83,6 +83,8 @@ class LedgerWriter:
         # A checkpoint sealed inside a transaction reaches the witness only after
         # that transaction commits; until then it waits here, per thread.
         self._pending = threading.local()
+        # Called after every commit of new events in this process (projections wake).
+        self.listeners: list[Callable[[], None]] = []
 
     def begin(self) -> None:
         """Forget anything pending from an earlier, failed attempt."""
@@ -174,8 +176,10 @@ class LedgerWriter:
         return checkpoint
 
     def committed(self) -> None:
-        """The transaction committed: publish what it sealed to the witness."""
+        """The transaction committed: publish what it sealed, tell who listens."""
         checkpoint = getattr(self._pending, "checkpoint", None)
         self._pending.checkpoint = None
         if checkpoint is not None and self.witness is not None:
             self.witness.record(checkpoint)
+        for listener in self.listeners:
+            listener()

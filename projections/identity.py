@@ -1,0 +1,255 @@
+"""Read models of people: users, teams, sessions, and the denied attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.utils import get_topic
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    update,
+)
+from sqlalchemy.engine import Connection
+
+from domain.denials import DeniedAttempt
+from domain.sessions import Session
+from domain.teams import Team
+from domain.users import User
+from projections.runner import Projection, metadata
+
+
+def topics(*classes: type) -> frozenset[str]:
+    return frozenset(get_topic(c) for c in classes)
+
+
+users = Table(
+    "rm_users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(320), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("locked", Boolean, nullable=False),
+    Column("teams", JSON, nullable=False),
+    Column("profile", String(100)),
+    Column("permissions", JSON, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+    Column("last_login_ip", String(64)),
+    Column("events", Integer, nullable=False),  # applied events: exactly-once is checkable
+)
+
+
+class UsersProjection(Projection):
+    name = "users"
+    tables = (users,)
+    topics = topics(
+        User.Registered,
+        User.Activated,
+        User.Deactivated,
+        User.RoleChanged,
+        User.PermissionsChanged,
+        User.JoinedTeam,
+        User.LeftTeam,
+        User.ReleasedFromLastTeam,
+        User.Locked,
+        User.Unlocked,
+        User.SessionStarted,
+    )
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        user_id = str(event.originator_id)
+        kind = type(event).__name__
+        if kind == "Registered":
+            conn.execute(
+                users.insert().values(
+                    id=user_id,
+                    email=event.email,
+                    name=event.name,
+                    role="user",
+                    active=False,
+                    locked=False,
+                    teams=[],
+                    profile=None,
+                    permissions=["download", "view"],
+                    registered_at=event.timestamp,
+                    events=1,
+                )
+            )
+            return
+        changes: dict[str, Any] = {}
+        if kind in ("Activated", "Deactivated"):
+            changes["active"] = kind == "Activated"
+        elif kind == "RoleChanged":
+            changes["role"] = event.after
+        elif kind == "PermissionsChanged":
+            changes.update(profile=event.profile, permissions=event.after)
+        elif kind in ("JoinedTeam", "LeftTeam", "ReleasedFromLastTeam"):
+            current = conn.execute(users.select().where(users.c.id == user_id)).one()
+            teams = set(current.teams)
+            if kind == "JoinedTeam":
+                teams.add(str(event.team_id))
+            else:
+                teams.discard(str(event.team_id))
+            changes["teams"] = sorted(teams)
+            if kind == "ReleasedFromLastTeam":
+                changes.update(active=False, profile=None, permissions=["download", "view"])
+        elif kind in ("Locked", "Unlocked"):
+            changes["locked"] = kind == "Locked"
+        elif kind == "SessionStarted":
+            changes.update(last_login_at=event.at, last_login_ip=event.client_ip)
+        conn.execute(
+            update(users).where(users.c.id == user_id).values(events=users.c.events + 1, **changes)
+        )
+
+
+teams = Table(
+    "rm_teams",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("storage_bytes", BigInteger, nullable=False),
+    Column("vm_count", Integer, nullable=False),
+    Column("cpu_cores", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+team_members = Table(
+    "rm_team_members",
+    metadata,
+    Column("team_id", String(36), primary_key=True),
+    Column("user_id", String(36), primary_key=True),
+)
+team_sub_admins = Table(
+    "rm_team_sub_admins",
+    metadata,
+    Column("team_id", String(36), primary_key=True),
+    Column("user_id", String(36), primary_key=True),
+)
+
+
+class TeamsProjection(Projection):
+    name = "teams"
+    tables = (teams, team_members, team_sub_admins)
+    topics = topics(
+        Team.Created, Team.MemberAdded, Team.MemberRemoved, Team.SubAdminAssigned, Team.QuotaChanged
+    )
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        team_id = str(event.originator_id)
+        kind = type(event).__name__
+        if kind == "Created":
+            conn.execute(
+                teams.insert().values(
+                    id=team_id, name=event.name, created_at=event.timestamp, **event.quota
+                )
+            )
+        elif kind == "MemberAdded":
+            conn.execute(team_members.insert().values(team_id=team_id, user_id=str(event.user_id)))
+        elif kind == "MemberRemoved":
+            conn.execute(
+                delete(team_members).where(
+                    team_members.c.team_id == team_id, team_members.c.user_id == str(event.user_id)
+                )
+            )
+        elif kind == "SubAdminAssigned":
+            conn.execute(
+                team_sub_admins.insert().values(team_id=team_id, user_id=str(event.user_id))
+            )
+        elif kind == "QuotaChanged":
+            conn.execute(update(teams).where(teams.c.id == team_id).values(**event.after))
+
+
+sessions = Table(
+    "rm_sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("client_ip", String(64)),
+    Column("ended", Boolean, nullable=False),
+    Column("ended_reason", Text),
+)
+
+
+class SessionsProjection(Projection):
+    name = "sessions"
+    tables = (sessions,)
+    topics = topics(Session.Started, Session.Touched, Session.Ended)
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        session_id = str(event.originator_id)
+        kind = type(event).__name__
+        if kind == "Started":
+            conn.execute(
+                sessions.insert().values(
+                    id=session_id,
+                    user_id=str(event.user_id),
+                    started_at=event.started_at,
+                    expires_at=event.expires_at,
+                    last_seen=event.started_at,
+                    client_ip=event.client_ip,
+                    ended=False,
+                )
+            )
+        elif kind == "Touched":
+            conn.execute(
+                update(sessions).where(sessions.c.id == session_id).values(last_seen=event.at)
+            )
+        elif kind == "Ended":
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(ended=True, ended_reason=event.reason)
+            )
+
+
+denied = Table(
+    "rm_denied_attempts",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor_id", String(80), nullable=False),
+    Column("actor_role", String(20), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(320)),
+    Column("reason", Text, nullable=False),
+    Column("client_ip", String(64)),
+)
+
+
+class DeniedProjection(Projection):
+    """Every refusal, and every failed login, in the order they happened."""
+
+    name = "denied"
+    tables = (denied,)
+    topics = topics(DeniedAttempt.Recorded, User.LoginFailed)
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        if type(event).__name__ == "LoginFailed":
+            action, target, reason = "login", str(event.originator_id), event.reason
+        else:
+            action, target, reason = event.action, event.target, event.reason
+        conn.execute(
+            denied.insert().values(
+                position=position,
+                at=event.timestamp,
+                actor_id=event.actor_id,
+                actor_role=event.actor_role,
+                action=action,
+                target=target,
+                reason=reason,
+                client_ip=event.client_ip,
+            )
+        )

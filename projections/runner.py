@@ -1,0 +1,183 @@
+"""Follows the one audit timeline and keeps read models up to date, exactly once.
+
+Each projection owns SQLAlchemy tables and a row in `projection_tracking`. The
+runner pulls the notification log in pages (both stores; the library's own runner
+needs subscriptions, which its SQLite recorder lacks), applies each page inside
+one read-model transaction, and moves the tracking position to the page's last
+event in that same transaction, including events the projection ignores.
+A crash anywhere rolls the page back, and the next run applies it again from
+the tracked position. So every event is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Notification
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
+from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+tracking = Table(
+    "projection_tracking",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+PAGE = 1000
+
+
+class Projection(ABC):
+    """A read model: its tables, the event topics it reads, and how it applies one."""
+
+    name: str
+    tables: tuple[Table, ...]
+    topics: frozenset[str]
+
+    @abstractmethod
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        """Apply one decoded domain event; runs inside the page's transaction."""
+
+    def after_page(self, conn: Connection, last_position: int) -> None:  # noqa: B027
+        """Hook for work done once per page, in its transaction (e.g. raising alerts)."""
+        return None
+
+
+@dataclass
+class Hooks:
+    """Points where tests can stop the runner, as a crash would."""
+
+    between_apply_and_commit: Callable[[int], None] | None = None
+
+
+def position_of(conn: Connection, name: str) -> int:
+    row = conn.execute(select(tracking.c.position).where(tracking.c.name == name)).first()
+    return int(row[0]) if row else 0
+
+
+def set_position(conn: Connection, name: str, position: int) -> None:
+    updated = conn.execute(
+        tracking.update().where(tracking.c.name == name).values(position=position)
+    )
+    if updated.rowcount == 0:
+        conn.execute(tracking.insert().values(name=name, position=position))
+
+
+class ProjectionRunner:
+    """Catches up and follows the log for a set of projections."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        recorder: Any,
+        decode: Callable[[Notification], Any],
+        projections: Iterable[Projection],
+        hooks: Hooks | None = None,
+        page: int = PAGE,
+    ) -> None:
+        self.engine = engine
+        self.recorder = recorder
+        self.decode = decode
+        self.projections = list(projections)
+        self.hooks = hooks or Hooks()
+        self.page = page
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.create_tables()
+
+    def create_tables(self) -> None:
+        tables = [tracking, *(t for p in self.projections for t in p.tables)]
+        metadata.create_all(self.engine, tables=tables)
+
+    def projection(self, name: str) -> Projection:
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        known = ", ".join(p.name for p in self.projections)
+        raise KeyError(f"no projection named {name!r} (known: {known})")
+
+    # -- one projection -------------------------------------------------------------
+
+    def position(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            return position_of(conn, name)
+
+    def run_page(self, projection: Projection) -> int:
+        """Apply the next page; returns how many events it covered (0: caught up)."""
+        with self.engine.begin() as conn:
+            start = position_of(conn, projection.name)
+            page = self.recorder.select_notifications(
+                start=start, limit=self.page, inclusive_of_start=False
+            )
+            if not page:
+                return 0
+            for notification in page:
+                if notification.topic in projection.topics:
+                    projection.apply(conn, self.decode(notification), notification.id)
+            projection.after_page(conn, page[-1].id)
+            set_position(conn, projection.name, page[-1].id)
+            if self.hooks.between_apply_and_commit is not None:
+                self.hooks.between_apply_and_commit(page[-1].id)
+        return len(page)
+
+    def catch_up(
+        self, projection: Projection, progress: Callable[[int], None] | None = None
+    ) -> int:
+        total = 0
+        while covered := self.run_page(projection):
+            total += covered
+            if progress is not None:
+                progress(self.position(projection.name))
+        return total
+
+    def rebuild(self, name: str, progress: Callable[[int], None] | None = None) -> int:
+        """Empty a projection's tables and replay the whole log into them."""
+        projection = self.projection(name)
+        with self.engine.begin() as conn:
+            for table in reversed(projection.tables):
+                conn.execute(table.delete())
+            set_position(conn, projection.name, 0)
+        return self.catch_up(projection, progress)
+
+    # -- all of them, live ----------------------------------------------------------
+
+    def catch_up_all(self) -> int:
+        return sum(self.catch_up(p) for p in self.projections)
+
+    def notify(self) -> None:
+        """Something was recorded: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self, poll_seconds: float = 0.05) -> None:
+        def follow() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.catch_up_all()
+                except Exception:  # the next round retries from the tracked position
+                    log.exception("projection runner failed a round")
+                self._wake.wait(poll_seconds)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=follow, name="projections", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def lag(self) -> dict[str, int]:
+        head = self.recorder.max_notification_id() or 0
+        return {p.name: head - self.position(p.name) for p in self.projections}
