@@ -13,6 +13,7 @@ from adapters.settings import Settings
 from api.context import AuditContextMiddleware
 from api.errors import install_error_handlers
 from api.routes import audit, auth, health, profiles, teams, users
+from projections.catalogue import open_runner
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -23,10 +24,14 @@ def create_app(settings: Settings) -> FastAPI:
         strongroom = bootstrap(settings)
         sealer = PeriodicSealer(strongroom.recorder.seal, settings.checkpoint_seconds)  # type: ignore[attr-defined]
         sealer.start()
+        runner = open_runner(settings.projections_url, strongroom)
+        runner.start()
         web.state.strongroom = strongroom
+        web.state.projections = runner
         try:
             yield
         finally:
+            runner.stop()
             sealer.stop()
             strongroom.close()
 

@@ -15,6 +15,7 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from adapters.bootstrap import bootstrap
 from adapters.ledger.checkpoints import (
@@ -34,6 +35,7 @@ from domain.envelope import AuditContext, acting_as
 from domain.errors import InvalidInput
 from domain.installation import AlreadyInitialised
 from domain.users import EmailTaken
+from projections.catalogue import open_runner
 
 cli = typer.Typer(
     help="Strongroom: the management and audit backend of a research-data enclave.",
@@ -47,6 +49,8 @@ cli.add_typer(people.user_cli, name="user")
 cli.add_typer(people.team_cli, name="team")
 cli.add_typer(people.profile_cli, name="profile")
 cli.add_typer(audit_cli, name="audit")
+projections_cli = typer.Typer(help="Show and rebuild the read models.", no_args_is_help=True)
+cli.add_typer(projections_cli, name="projections")
 
 # soft_wrap: messages stay on one line whatever the terminal width.
 out = Console(soft_wrap=True)
@@ -251,3 +255,53 @@ def audit_public_key() -> None:
 
 def main() -> None:
     cli()
+
+
+@projections_cli.command("status")
+def projections_status() -> None:
+    """Each read model's position in the log, and how far behind it is."""
+    settings = load_settings()
+    with explained_errors():
+        app = bootstrap(settings)
+        try:
+            runner = open_runner(settings.projections_url, app)
+            head = app.recorder.max_notification_id() or 0
+            table = Table("projection", "position", "lag")
+            for projection in runner.projections:
+                position = runner.position(projection.name)
+                table.add_row(projection.name, str(position), str(head - position))
+            out.print(table)
+        finally:
+            app.close()
+
+
+@projections_cli.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str, typer.Argument(help="The projection to rebuild (see `status`).")],
+) -> None:
+    """Empty one read model and replay the whole log into it."""
+    settings = load_settings()
+    with explained_errors():
+        app = bootstrap(settings)
+        try:
+            runner = open_runner(settings.projections_url, app)
+            try:
+                runner.projection(name)
+            except KeyError as error:
+                fail(str(error.args[0]))
+            head = app.recorder.max_notification_id() or 0
+            with Progress(
+                TextColumn(f"rebuilding {name}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                disable=not err.is_terminal,
+            ) as progress:
+                task = progress.add_task("rebuild", total=head)
+                covered = runner.rebuild(
+                    name, progress=lambda done: progress.update(task, completed=done)
+                )
+        finally:
+            app.close()
+    out.print(f"Rebuilt {name} from {covered} events.")

@@ -15,6 +15,7 @@ from eventsourcing.utils import EnvType
 
 from domain import transcodings
 from domain.aggregate import AuditedAggregate
+from domain.alerts import AlertCommands
 from domain.identity import IdentityCommands
 from domain.installation import INSTALLATION_ID, AlreadyInitialised, Installation
 
@@ -35,7 +36,7 @@ class _IntervalsByBaseClass(dict[type, int]):
         return default
 
 
-class Strongroom(IdentityCommands, Application):
+class Strongroom(IdentityCommands, AlertCommands, Application):
     name = "strongroom"
     is_snapshotting_enabled = True
 

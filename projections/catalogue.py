@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
+from projections.alert_rules import AlertRules
+from projections.alerts import AlertRulesProcess, AlertsProjection
 from projections.identity import (
     DeniedProjection,
     SessionsProjection,
@@ -16,8 +18,15 @@ from projections.identity import (
 from projections.runner import Hooks, Projection, ProjectionRunner
 
 
-def all_projections() -> list[Projection]:
-    return [UsersProjection(), TeamsProjection(), SessionsProjection(), DeniedProjection()]
+def all_projections(app: Any, rules: AlertRules) -> list[Projection]:
+    return [
+        UsersProjection(),
+        TeamsProjection(),
+        SessionsProjection(),
+        DeniedProjection(),
+        AlertRulesProcess(app, rules),
+        AlertsProjection(),
+    ]
 
 
 def projections_engine(url: str) -> Engine:
@@ -34,14 +43,19 @@ def projections_engine(url: str) -> Engine:
 
 
 def open_runner(
-    url: str, app: Any, *, hooks: Hooks | None = None, page: int = 1000
+    url: str,
+    app: Any,
+    *,
+    rules: AlertRules | None = None,
+    hooks: Hooks | None = None,
+    page: int = 1000,
 ) -> ProjectionRunner:
     """A runner over every projection, reading `app`'s log into the database at `url`."""
     runner = ProjectionRunner(
         engine=projections_engine(url),
         recorder=app.recorder,
         decode=app.mapper.to_domain_event,
-        projections=all_projections(),
+        projections=all_projections(app, rules or AlertRules()),
         hooks=hooks,
         page=page,
     )

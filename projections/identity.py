@@ -27,8 +27,9 @@ from domain.users import User
 from projections.runner import Projection, metadata
 
 
-def topics(*classes: type) -> frozenset[str]:
-    return frozenset(get_topic(c) for c in classes)
+def topics(aggregate: type, *events: str) -> frozenset[str]:
+    """The stored topics of `aggregate`'s events with these names."""
+    return frozenset(f"{get_topic(aggregate)}.{name}" for name in events)
 
 
 users = Table(
@@ -54,17 +55,18 @@ class UsersProjection(Projection):
     name = "users"
     tables = (users,)
     topics = topics(
-        User.Registered,
-        User.Activated,
-        User.Deactivated,
-        User.RoleChanged,
-        User.PermissionsChanged,
-        User.JoinedTeam,
-        User.LeftTeam,
-        User.ReleasedFromLastTeam,
-        User.Locked,
-        User.Unlocked,
-        User.SessionStarted,
+        User,
+        "Registered",
+        "Activated",
+        "Deactivated",
+        "RoleChanged",
+        "PermissionsChanged",
+        "JoinedTeam",
+        "LeftTeam",
+        "ReleasedFromLastTeam",
+        "Locked",
+        "Unlocked",
+        "SessionStarted",
     )
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
@@ -141,7 +143,7 @@ class TeamsProjection(Projection):
     name = "teams"
     tables = (teams, team_members, team_sub_admins)
     topics = topics(
-        Team.Created, Team.MemberAdded, Team.MemberRemoved, Team.SubAdminAssigned, Team.QuotaChanged
+        Team, "Created", "MemberAdded", "MemberRemoved", "SubAdminAssigned", "QuotaChanged"
     )
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
@@ -186,7 +188,7 @@ sessions = Table(
 class SessionsProjection(Projection):
     name = "sessions"
     tables = (sessions,)
-    topics = topics(Session.Started, Session.Touched, Session.Ended)
+    topics = topics(Session, "Started", "Touched", "Ended")
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
         session_id = str(event.originator_id)
@@ -234,7 +236,7 @@ class DeniedProjection(Projection):
 
     name = "denied"
     tables = (denied,)
-    topics = topics(DeniedAttempt.Recorded, User.LoginFailed)
+    topics = topics(DeniedAttempt, "Recorded") | topics(User, "LoginFailed")
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
         if type(event).__name__ == "LoginFailed":

@@ -47,6 +47,10 @@ class Projection(ABC):
     def apply(self, conn: Connection, event: Any, position: int) -> None:
         """Apply one decoded domain event; runs inside the page's transaction."""
 
+    def before_page(self, conn: Connection) -> None:  # noqa: B027
+        """Hook run as each page's transaction starts."""
+        return None
+
     def after_page(self, conn: Connection, last_position: int) -> None:  # noqa: B027
         """Hook for work done once per page, in its transaction (e.g. raising alerts)."""
         return None
@@ -122,6 +126,7 @@ class ProjectionRunner:
             )
             if not page:
                 return 0
+            projection.before_page(conn)
             for notification in page:
                 if notification.topic in projection.topics:
                     projection.apply(conn, self.decode(notification), notification.id)
@@ -153,7 +158,11 @@ class ProjectionRunner:
     # -- all of them, live ----------------------------------------------------------
 
     def catch_up_all(self) -> int:
-        return sum(self.catch_up(p) for p in self.projections)
+        """Until a whole round moves nothing (a process may record new events, e.g. alerts)."""
+        total = 0
+        while covered := sum(self.catch_up(p) for p in self.projections):
+            total += covered
+        return total
 
     def notify(self) -> None:
         """Something was recorded: look now rather than at the next poll."""

@@ -85,7 +85,7 @@ def test_the_read_models_match_the_aggregates(settings: Settings, clock: ManualC
             .where(team_members.c.team_id == str(w.team("A")))
         ).scalar_one()
         assert members_of_a == len(app.team(w.team("A")).members)
-    assert runner.lag() == {name: 0 for name in ("users", "teams", "sessions", "denied")}
+    assert set(runner.lag().values()) == {0}
     app.close()
 
 

@@ -1,0 +1,315 @@
+"""Alerts: the rules process that raises them, and the read model officers page through.
+
+The rules process follows the log like any projection. Its memory (last login
+network per user, recent denials per actor, out-of-hours days) lives in its own
+tables, committed with its tracking position. Alerts it raises are events in the
+store, recorded as `system:alert-rule:<rule>`, with ids derived from rule and
+position, so replaying a page after a crash raises nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+
+from domain.alerts import Alert, severity_rank
+from domain.denials import DeniedAttempt
+from domain.envelope import SYSTEM_ROLE, AuditContext, acting_as
+from domain.users import User
+from projections.alert_rules import AlertRules
+from projections.identity import topics
+from projections.runner import Projection, metadata
+
+last_login = Table(
+    "rm_alert_last_login",
+    metadata,
+    Column("user_id", String(36), primary_key=True),
+    Column("client_ip", String(64), nullable=False),
+)
+recent_denials = Table(
+    "rm_alert_recent_denials",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("actor_key", String(100), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+out_of_hours_days = Table(
+    "rm_alert_out_of_hours",
+    metadata,
+    Column("actor_id", String(80), primary_key=True),
+    Column("day", Date, primary_key=True),
+)
+
+
+class AlertRulesProcess(Projection):
+    name = "alert-rules"
+    tables = (last_login, recent_denials, out_of_hours_days)
+    topics = topics(
+        User,
+        "Registered",
+        "Activated",
+        "Deactivated",
+        "ReleasedFromLastTeam",
+        "RoleChanged",
+        "Locked",
+        "SessionStarted",
+        "LoginFailed",
+    ) | topics(DeniedAttempt, "Recorded")
+
+    def __init__(self, app: Any, rules: AlertRules) -> None:
+        self.app = app
+        self.rules = rules
+        self._pending: list[dict[str, Any]] = []
+
+    def before_page(self, conn: Connection) -> None:
+        self._pending = []
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        kind = type(event).__name__
+        r = self.rules
+        subject = str(event.originator_id)
+        if kind == "Registered" and r.user_added.enabled:
+            self._raise(
+                "user_added",
+                position,
+                "User Added",
+                r.user_added.severity,
+                subject,
+                f"{event.email} registered an account",
+                event,
+            )
+        elif kind in ("Activated", "Deactivated", "ReleasedFromLastTeam") and (
+            r.state_changed.enabled
+        ):
+            what = {
+                "Activated": "activated",
+                "Deactivated": "deactivated",
+                "ReleasedFromLastTeam": "removed from its last team and deactivated",
+            }[kind]
+            self._raise(
+                "state_changed",
+                position,
+                "State Changed",
+                r.state_changed.severity,
+                subject,
+                f"account {what}",
+                event,
+            )
+        elif kind == "RoleChanged" and r.role_changed.enabled:
+            self._raise(
+                "role_changed",
+                position,
+                "Role Changed",
+                r.role_changed.severity,
+                subject,
+                f"role changed from {event.before} to {event.after}",
+                event,
+            )
+        elif kind == "Locked" and r.user_locked.enabled:
+            self._raise(
+                "user_locked",
+                position,
+                "User Locked",
+                r.user_locked.severity,
+                subject,
+                f"account locked: {event.reason}",
+                event,
+            )
+        elif kind == "SessionStarted":
+            self._login(conn, event, position, subject)
+        elif kind in ("Recorded", "LoginFailed"):
+            self._denial(conn, event, position)
+        if kind in ("SessionStarted", "RoleChanged", "Activated", "Deactivated"):
+            self._hours(conn, event, position)
+
+    def _login(self, conn: Connection, event: Any, position: int, user_id: str) -> None:
+        ip = event.client_ip
+        if not ip:
+            return
+        rule = self.rules.ip_change
+        before = conn.execute(
+            select(last_login.c.client_ip).where(last_login.c.user_id == user_id)
+        ).scalar_one_or_none()
+        if before is None:
+            conn.execute(last_login.insert().values(user_id=user_id, client_ip=ip))
+            return
+        conn.execute(update(last_login).where(last_login.c.user_id == user_id).values(client_ip=ip))
+        if rule.enabled and _network(before, rule.prefix) != _network(ip, rule.prefix):
+            self._raise(
+                "ip_change",
+                position,
+                "IP alert",
+                rule.severity,
+                user_id,
+                f"login from {ip}; the previous login came from {before}",
+                event,
+            )
+
+    def _denial(self, conn: Connection, event: Any, position: int) -> None:
+        rule = self.rules.denied_burst
+        anonymous = event.actor_role in ("anonymous", SYSTEM_ROLE)
+        key = f"ip:{event.client_ip}" if anonymous else event.actor_id
+        since = event.timestamp - timedelta(minutes=rule.minutes)
+        conn.execute(delete(recent_denials).where(recent_denials.c.at < since))
+        conn.execute(
+            recent_denials.insert().values(position=position, actor_key=key, at=event.timestamp)
+        )
+        count = conn.execute(
+            select(func.count())
+            .select_from(recent_denials)
+            .where(recent_denials.c.actor_key == key, recent_denials.c.at >= since)
+        ).scalar_one()
+        if rule.enabled and count == rule.count:
+            self._raise(
+                "denied_burst",
+                position,
+                "Denied burst",
+                rule.severity,
+                key,
+                f"{count} refused attempts by {key} within {rule.minutes} minutes",
+                event,
+            )
+
+    def _hours(self, conn: Connection, event: Any, position: int) -> None:
+        rule = self.rules.outside_hours
+        if not rule.enabled or event.actor_role in ("anonymous", SYSTEM_ROLE):
+            return
+        local: datetime = event.timestamp.astimezone(ZoneInfo(rule.timezone))
+        if rule.start <= local.time() < rule.end:
+            return
+        seen = conn.execute(
+            select(out_of_hours_days).where(
+                out_of_hours_days.c.actor_id == event.actor_id,
+                out_of_hours_days.c.day == local.date(),
+            )
+        ).first()
+        if seen is not None:
+            return  # once a day per person is enough to look into
+        conn.execute(out_of_hours_days.insert().values(actor_id=event.actor_id, day=local.date()))
+        self._raise(
+            "outside_hours",
+            position,
+            "Outside hours",
+            rule.severity,
+            event.actor_id,
+            f"activity at {local:%H:%M} {rule.timezone}, outside "
+            f"{rule.start:%H:%M}-{rule.end:%H:%M}",
+            event,
+        )
+
+    def _raise(
+        self,
+        rule: str,
+        position: int,
+        type: str,
+        severity: str,
+        subject: str | None,
+        message: str,
+        event: Any,
+    ) -> None:
+        self._pending.append(
+            dict(
+                rule=rule,
+                source_position=position,
+                type=type,
+                severity=severity,
+                subject=subject,
+                message=message,
+                source_actor=event.actor_id,
+            )
+        )
+
+    def after_page(self, conn: Connection, last_position: int) -> None:
+        for alert in self._pending:
+            # Already there if raised before a crash: the replayed page finds it recorded.
+            with (
+                acting_as(AuditContext.system(f"alert-rule:{alert['rule']}")),
+                contextlib.suppress(IntegrityError),
+            ):
+                self.app.save(Alert(**alert))
+        self._pending = []
+
+
+def _network(ip: str, prefix: int) -> str:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    bits = prefix if address.version == 4 else min(128, prefix * 4)
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
+alerts = Table(
+    "rm_alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("position", BigInteger, nullable=False, unique=True),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("rule", String(40), nullable=False),
+    Column("type", String(40), nullable=False, index=True),
+    Column("severity", String(10), nullable=False),
+    Column("severity_rank", Integer, nullable=False, index=True),
+    Column("subject", String(320)),
+    Column("message", Text, nullable=False),
+    Column("source_actor", String(80), nullable=False, index=True),
+    Column("source_position", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class AlertsProjection(Projection):
+    """The alert queue as officers see it: one row per alert, in log order."""
+
+    name = "alerts"
+    tables = (alerts,)
+    topics = topics(Alert, "Raised", "Acknowledged", "Resolved")
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        alert_id = str(event.originator_id)
+        kind = type(event).__name__
+        if kind == "Raised":
+            conn.execute(
+                alerts.insert().values(
+                    id=alert_id,
+                    position=position,
+                    raised_at=event.timestamp,
+                    rule=event.rule,
+                    type=event.type,
+                    severity=event.severity,
+                    severity_rank=severity_rank(event.severity),
+                    subject=event.subject,
+                    message=event.message,
+                    source_actor=event.source_actor,
+                    source_position=event.source_position,
+                    status="open",
+                    updated_at=event.timestamp,
+                )
+            )
+        else:
+            status = "acknowledged" if kind == "Acknowledged" else "resolved"
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(status=status, updated_at=event.timestamp)
+            )

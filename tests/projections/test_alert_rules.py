@@ -1,0 +1,220 @@
+"""Each alert rule fires on its scenario and stays quiet on the near-miss."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import timedelta
+from hashlib import sha256
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.bootstrap import bootstrap
+from adapters.clock import ManualClock
+from adapters.settings import Settings
+from client.keys import UserKeys
+from domain.access import Permission, Role
+from domain.application import Strongroom
+from domain.denials import Forbidden
+from domain.envelope import AuditContext, acting_as
+from domain.sessions import AuthenticationFailed
+from projections.alert_rules import AlertRules, RulesFileError
+from projections.alerts import alerts
+from projections.catalogue import open_runner
+from tests.world import World
+
+
+@pytest.fixture
+def world(settings: Settings, clock: ManualClock) -> World:
+    app = bootstrap(settings, clock=clock)
+    w = World(app)
+    w.person("ada", teams=("A",))
+    w.person("lead", Role.SUB_ADMIN, sub_admin_of=("A",))
+    yield w  # type: ignore[misc]
+    app.close()
+
+
+def raised(settings: Settings, app: Strongroom, rule: str) -> list[str]:
+    """Run the rules over everything recorded; the messages of `rule`'s alerts."""
+    runner = open_runner(settings.projections_url, app)
+    runner.catch_up_all()
+    with runner.engine.connect() as conn:
+        rows = conn.execute(
+            select(alerts).where(alerts.c.rule == rule).order_by(alerts.c.position)
+        ).all()
+    return [r.message for r in rows]
+
+
+def login(app: Strongroom, w: World, who: str, ip: str, keys: UserKeys | None = None) -> None:
+    nonce = secrets.token_bytes(32)
+    visitor = AuditContext("anonymous", "anonymous", None, secrets.token_hex(4), ip)
+    with acting_as(visitor):
+        app.issue_challenge(w.email(who), nonce)
+        app.login(
+            email=w.email(who),
+            nonce=nonce,
+            signature=(keys or w.keys[who]).login_signature(nonce, w.email(who)),
+            token_hash=sha256(nonce).hexdigest(),
+        )
+
+
+def test_user_added_and_its_near_miss(settings: Settings, world: World) -> None:
+    app = world.app
+    before = raised(settings, app, "user_added")
+    with world.acting("root"):
+        app.set_permissions(world.ids["ada"], grant={Permission.TAG_PROJECTS}, restrict=set())
+    assert raised(settings, app, "user_added") == before  # a change is not a new user
+    world.person("newcomer", active=False)
+    assert raised(settings, app, "user_added")[-1] == (
+        f"{world.email('newcomer')} registered an account"
+    )
+
+
+def test_state_and_role_changes(settings: Settings, world: World) -> None:
+    app = world.app
+    states, roles = (
+        len(raised(settings, app, "state_changed")),
+        len(raised(settings, app, "role_changed")),
+    )
+    with world.acting("root"):
+        app.change_role(world.ids["ada"], Role.USER)  # the same role: nothing recorded
+    assert len(raised(settings, app, "role_changed")) == roles
+    with world.acting("root"):
+        app.deactivate_user(world.ids["ada"])
+        app.change_role(world.ids["ada"], Role.SUB_ADMIN)
+    assert raised(settings, app, "state_changed")[states:] == ["account deactivated"]
+    assert raised(settings, app, "role_changed")[roles:] == ["role changed from user to sub-admin"]
+
+
+@pytest.mark.parametrize("failures", [4, 5], ids=["near-miss", "fires"])
+def test_user_locked(settings: Settings, world: World, clock: ManualClock, failures: int) -> None:
+    app = world.app
+    impostor = UserKeys.generate()
+    for _ in range(failures):
+        clock.advance(timedelta(seconds=30))
+        with pytest.raises(AuthenticationFailed):
+            login(app, world, "ada", "10.1.2.3", keys=impostor)
+    locked = raised(settings, app, "user_locked")
+    assert len(locked) == (1 if failures == 5 else 0)
+
+
+@pytest.mark.parametrize(
+    ("second_ip", "fires"),
+    [("10.1.200.7", False), ("10.9.0.1", True)],
+    ids=["same-network", "another-network"],
+)
+def test_ip_change(settings: Settings, world: World, second_ip: str, fires: bool) -> None:
+    app = world.app
+    login(app, world, "ada", "10.1.2.3")
+    login(app, world, "ada", second_ip)
+    messages = raised(settings, app, "ip_change")
+    assert messages == (
+        [f"login from {second_ip}; the previous login came from 10.1.2.3"] if fires else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("spacing", "fires"),
+    [(timedelta(minutes=3), False), (timedelta(minutes=2), True)],
+    ids=["spread-out", "burst"],
+)
+def test_denied_burst(
+    settings: Settings, world: World, clock: ManualClock, spacing: timedelta, fires: bool
+) -> None:
+    # Five refusals for the sub-admin: 2 minutes apart fit in 10 minutes; 3 do not.
+    app = world.app
+    for _ in range(5):
+        clock.advance(spacing)
+        with world.acting("lead"), pytest.raises(Forbidden):
+            app.change_role(world.ids["ada"], Role.ADMIN)
+    bursts = raised(settings, app, "denied_burst")
+    assert len(bursts) == (1 if fires else 0)
+
+
+@pytest.mark.parametrize(
+    ("at_hour", "fires"), [(18, False), (22, True)], ids=["late-but-in-hours", "night"]
+)
+def test_outside_hours(
+    settings: Settings, world: World, clock: ManualClock, at_hour: int, fires: bool
+) -> None:
+    app = world.app
+    clock.advance(timedelta(hours=at_hour - 9, minutes=59))  # from 09:00 to hh:59
+    with world.acting("root"):
+        app.deactivate_user(world.ids["ada"])
+        app.activate_user(world.ids["ada"])  # a second action the same night: one alert
+    night = raised(settings, app, "outside_hours")
+    assert len(night) == (1 if fires else 0)
+
+
+def test_a_disabled_rule_stays_quiet(settings: Settings, world: World) -> None:
+    app = world.app
+    rules = AlertRules()
+    quiet = replace(rules, user_added=replace(rules.user_added, enabled=False))
+    runner = open_runner(settings.projections_url, app, rules=quiet)
+    runner.catch_up_all()
+    with runner.engine.connect() as conn:
+        assert conn.execute(select(alerts).where(alerts.c.rule == "user_added")).all() == []
+
+
+# -- the rules file ------------------------------------------------------------------
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_rules_file_overrides_the_defaults(tmp_path: Path) -> None:
+    rules = AlertRules.load(
+        write(
+            tmp_path,
+            """
+[denied_burst]
+count = 3
+minutes = 5
+severity = "critical"
+
+[outside_hours]
+start = 06:30:00
+timezone = "America/New_York"
+""",
+        )
+    )
+    assert (rules.denied_burst.count, rules.denied_burst.minutes) == (3, 5)
+    assert rules.denied_burst.severity == "critical"
+    assert rules.outside_hours.timezone == "America/New_York"
+    assert rules.user_locked == AlertRules().user_locked
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[denied_burst]\ncount = 3\n\n[not_a_rule]\nx = 1\n", "line 4: unknown rule [not_a_rule]"),
+        (
+            '[denied_burst]\ncount = 3\nseverity = "dire"\n',
+            "line 3: [denied_burst] severity: must be one of",
+        ),
+        ("[denied_burst]\n\ncount = 0\n", "line 3: [denied_burst] count: a whole number"),
+        ('[outside_hours]\nstart = "7am"\n', "line 2: [outside_hours] start: a time of day"),
+        (
+            '[outside_hours]\ntimezone = "Mars/Olympus"\n',
+            "line 2: [outside_hours] timezone: unknown time zone",
+        ),
+        ("[ip_change]\nprefix = 40\n", "line 2: [ip_change] prefix must be between 1 and 32"),
+        ("[user_locked]\nenabled = yes\n", "line 2"),
+        (
+            '[user_locked]\nseverity = "high"\ncolour = "red"\n',
+            "line 3: [user_locked] colour: unknown setting",
+        ),
+    ],
+)
+def test_a_bad_rules_file_is_refused_with_line_and_reason(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(RulesFileError) as refused:
+        AlertRules.load(write(tmp_path, text))
+    assert message in str(refused.value)
+    assert "\n" not in str(refused.value)
