@@ -24,6 +24,7 @@ CHECKPOINT_EVERY = "STRONGROOM_CHECKPOINT_EVERY"
 CHECKPOINT_SECONDS = "STRONGROOM_CHECKPOINT_SECONDS"
 SNAPSHOT_INTERVAL = "STRONGROOM_SNAPSHOT_INTERVAL"
 CACHE_SIZE = "STRONGROOM_AGGREGATE_CACHE_MAXSIZE"
+ALERT_RULES = "STRONGROOM_ALERT_RULES"
 
 DEFAULT_CHECKPOINT_SECONDS = 60.0
 DEFAULT_CACHE_SIZE = 10_000
@@ -85,6 +86,7 @@ class Settings:
     checkpoint_seconds: float
     snapshot_interval: int
     cache_size: int
+    alert_rules_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +99,7 @@ class Settings:
             checkpoint_seconds=_positive_float(env, CHECKPOINT_SECONDS, DEFAULT_CHECKPOINT_SECONDS),
             snapshot_interval=_positive_int(env, SNAPSHOT_INTERVAL, 100),
             cache_size=_positive_int(env, CACHE_SIZE, DEFAULT_CACHE_SIZE),
+            alert_rules_path=Path(env[ALERT_RULES]).expanduser() if env.get(ALERT_RULES) else None,
         )
 
     @property

@@ -12,19 +12,21 @@ from adapters.ledger.sealer import PeriodicSealer
 from adapters.settings import Settings
 from api.context import AuditContextMiddleware
 from api.errors import install_error_handlers
-from api.routes import audit, auth, health, profiles, teams, users
+from api.routes import alerts, audit, auth, health, metrics, profiles, teams, users
+from projections.alert_rules import AlertRules
 from projections.catalogue import open_runner
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The web application for `settings`; the store opens when the app starts."""
+    rules = AlertRules.load(settings.alert_rules_path)  # a bad rules file stops us here
 
     @asynccontextmanager
     async def lifespan(web: FastAPI) -> AsyncIterator[None]:
         strongroom = bootstrap(settings)
         sealer = PeriodicSealer(strongroom.recorder.seal, settings.checkpoint_seconds)  # type: ignore[attr-defined]
         sealer.start()
-        runner = open_runner(settings.projections_url, strongroom)
+        runner = open_runner(settings.projections_url, strongroom, rules=rules)
         runner.start()
         web.state.strongroom = strongroom
         web.state.projections = runner
@@ -50,4 +52,6 @@ def create_app(settings: Settings) -> FastAPI:
     web.include_router(users.router)
     web.include_router(teams.router)
     web.include_router(profiles.router)
+    web.include_router(alerts.router)
+    web.include_router(metrics.router)
     return web

@@ -35,6 +35,7 @@ from domain.envelope import AuditContext, acting_as
 from domain.errors import InvalidInput
 from domain.installation import AlreadyInitialised
 from domain.users import EmailTaken
+from projections.alert_rules import RulesFileError
 from projections.catalogue import open_runner
 
 cli = typer.Typer(
@@ -71,6 +72,8 @@ def explained_errors() -> Iterator[None]:
         fail(str(error))
     except AlreadyInitialised as error:
         fail(str(error), code=1)
+    except RulesFileError as error:
+        fail(f"alert rules refused: {error}")
     except (KeyFileError, InvalidInput, EmailTaken) as error:
         fail(str(error))
     except (PersistenceError, psycopg.Error, sqlite3.Error) as error:

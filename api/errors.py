@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from domain.alerts import AlertNotFound
 from domain.denials import Forbidden
 from domain.errors import InvalidInput
 from domain.installation import AlreadyInitialised
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 # Domain errors and their status codes; each area adds its own.
 STATUS_OF: dict[type[Exception], int] = {
     UserNotFound: 404,
+    AlertNotFound: 404,
     TeamNotFound: 404,
     ProfileNotFound: 404,
     Forbidden: 403,  # already recorded by the domain before it was raised

@@ -1,0 +1,162 @@
+"""Alerts for compliance officers: the queue, acknowledging and resolving, and a live stream.
+
+The stream is Server-Sent Events. Each event's id is the alert's position in
+the audit log. A client that reconnects with `Last-Event-ID` gets exactly what it
+missed: the alerts read model fills in log order, so "after position N" can
+neither skip nor repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import App, CurrentPrincipal
+from domain.alerts import SEVERITIES, severity_rank
+from projections.alerts import alerts
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+
+KEEPALIVE_SECONDS = 15.0
+POLL_SECONDS = 0.1
+
+
+class Note(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+def alert_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "position": row.position,
+        "raised_at": row.raised_at.isoformat(),
+        "rule": row.rule,
+        "type": row.type,
+        "severity": row.severity,
+        "subject": row.subject,
+        "message": row.message,
+        "actor": row.source_actor,
+        "status": row.status,
+    }
+
+
+def query_alerts(
+    engine: Any,
+    *,
+    after: int,
+    limit: int,
+    min_severity: str | None,
+    type: str | None,
+    actor: str | None,
+) -> list[Any]:
+    query = select(alerts).where(alerts.c.position > after)
+    if min_severity:
+        query = query.where(alerts.c.severity_rank >= severity_rank(min_severity))
+    if type:
+        query = query.where(alerts.c.type == type)
+    if actor:
+        query = query.where(alerts.c.source_actor == actor)
+    with engine.connect() as conn:
+        return list(conn.execute(query.order_by(alerts.c.position).limit(limit)).all())
+
+
+SeverityQuery = Query(None, description=f"at least this severity: {', '.join(SEVERITIES)}")
+
+
+@router.get("")
+def list_alerts(
+    request: Request,
+    app: App,
+    principal: CurrentPrincipal,
+    after: int = Query(0, ge=0, description="only alerts after this log position"),
+    limit: int = Query(100, ge=1, le=1000),
+    min_severity: str | None = SeverityQuery,
+    type: str | None = Query(None, description='e.g. "User Locked"'),
+    actor: str | None = Query(None, description="the actor whose action raised it"),
+) -> dict[str, Any]:
+    """Past alerts in log order; page with `after` = the last position you got."""
+    app.require_audit("read-alerts")
+    rows = query_alerts(
+        request.app.state.projections.engine,
+        after=after,
+        limit=limit,
+        min_severity=min_severity,
+        type=type,
+        actor=actor,
+    )
+    return {
+        "alerts": [alert_json(r) for r in rows],
+        "next_after": rows[-1].position if rows else after,
+    }
+
+
+@router.post("/{alert_id}/acknowledge", status_code=204)
+def acknowledge(alert_id: UUID, body: Note, app: App, principal: CurrentPrincipal) -> Response:
+    app.acknowledge_alert(alert_id, body.note)
+    return Response(status_code=204)
+
+
+@router.post("/{alert_id}/resolve", status_code=204)
+def resolve(alert_id: UUID, body: Note, app: App, principal: CurrentPrincipal) -> Response:
+    app.resolve_alert(alert_id, body.note)
+    return Response(status_code=204)
+
+
+@router.get("/stream")
+async def stream(
+    request: Request,
+    app: App,
+    principal: CurrentPrincipal,
+    min_severity: str | None = SeverityQuery,
+    type: str | None = Query(None),
+    actor: str | None = Query(None),
+    last_event_id: int | None = Query(None, ge=0, description="or the Last-Event-ID header"),
+) -> StreamingResponse:
+    """Alerts as they are raised (text/event-stream), resumable with Last-Event-ID."""
+    await run_in_threadpool(app.require_audit, "watch-alerts")
+    if min_severity:
+        severity_rank(min_severity)  # a bad value is a 422 now, not a broken stream
+    header = request.headers.get("last-event-id", "")
+    after = last_event_id if last_event_id is not None else int(header) if header.isdigit() else 0
+    engine = request.app.state.projections.engine
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal after
+        idle = 0.0
+        yield "retry: 1000\n\n"
+        while not await request.is_disconnected():
+            rows = await run_in_threadpool(
+                query_alerts,
+                engine,
+                after=after,
+                limit=100,
+                min_severity=min_severity,
+                type=type,
+                actor=actor,
+            )
+            for row in rows:
+                after = row.position
+                yield f"id: {row.position}\nevent: alert\ndata: {json.dumps(alert_json(row))}\n\n"
+            if rows:
+                idle = 0.0
+                continue
+            await asyncio.sleep(POLL_SECONDS)
+            idle += POLL_SECONDS
+            if idle >= KEEPALIVE_SECONDS:
+                idle = 0.0
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,60 @@
+"""Prometheus metrics: projection lag, events recorded, open alerts by severity.
+
+Counts only, no user data; like /healthz it needs no session (bind the server to
+a private address, as `strongroom serve` does by default).
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import func, select
+
+from domain.alerts import SEVERITIES
+from projections.alerts import alerts
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request) -> str:
+    """The service's numbers in the Prometheus text format."""
+    state = request.app.state
+    runner = state.projections
+    head = state.strongroom.recorder.max_notification_id() or 0
+    now = time.monotonic()
+    previous = getattr(state, "last_scrape", None)
+    state.last_scrape = (now, head)
+    rate = (head - previous[1]) / (now - previous[0]) if previous and now > previous[0] else 0.0
+    with runner.engine.connect() as conn:
+        open_by_severity = dict(
+            conn.execute(
+                select(alerts.c.severity, func.count())
+                .where(alerts.c.status != "resolved")
+                .group_by(alerts.c.severity)
+            ).all()
+        )
+    lines = [
+        "# HELP strongroom_events_total Events recorded in the audit log (its head position).",
+        "# TYPE strongroom_events_total counter",
+        f"strongroom_events_total {head}",
+        "# HELP strongroom_events_per_second Events recorded per second since the last scrape.",
+        "# TYPE strongroom_events_per_second gauge",
+        f"strongroom_events_per_second {rate:.3f}",
+        "# HELP strongroom_projection_lag_events How many events each read model is behind.",
+        "# TYPE strongroom_projection_lag_events gauge",
+    ]
+    lines += [
+        f'strongroom_projection_lag_events{{projection="{name}"}} {lag}'
+        for name, lag in runner.lag().items()
+    ]
+    lines += [
+        "# HELP strongroom_alerts_open Alerts not yet resolved, by severity.",
+        "# TYPE strongroom_alerts_open gauge",
+    ]
+    lines += [
+        f'strongroom_alerts_open{{severity="{s}"}} {open_by_severity.get(s, 0)}' for s in SEVERITIES
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,180 @@
+"""Alerts over HTTP: the officer's queue, the resumable stream, and the metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from adapters.bootstrap import bootstrap
+from adapters.settings import Settings
+from client.api import ApiError, StrongroomClient
+from domain.access import Permission, Role
+from tests.live_server import live_server
+from tests.world import World
+
+
+@dataclass
+class Site:
+    url: str
+    world: World
+    officer: StrongroomClient
+    root: StrongroomClient
+
+
+@pytest.fixture
+def site(settings: Settings) -> Iterator[Site]:
+    app = bootstrap(settings)
+    world = World(app)
+    world.person("officer", teams=("A",))
+    with world.acting("root"):
+        app.set_permissions(world.ids["officer"], grant={Permission.AUDIT}, restrict=set())
+    # The test keeps its own application on the store, as a second process would.
+    with live_server(settings) as url:
+        officer = StrongroomClient(url)
+        officer.login(world.keys["officer"], world.email("officer"))
+        root = StrongroomClient(url)
+        root.login(world.keys["root"], world.email("root"))
+        yield Site(url, world, officer, root)
+    app.close()
+
+
+def everything(site: Site, expected_at_least: int) -> list[dict[str, object]]:
+    """All alerts, once the projections have caught up with at least this many."""
+    deadline = time.monotonic() + 30
+    while True:
+        got = site.officer.request("GET", "/api/v1/alerts", params={"limit": 1000})["alerts"]
+        if len(got) >= expected_at_least:
+            return list(got)
+        assert time.monotonic() < deadline, f"only {len(got)} alerts"
+        time.sleep(0.05)
+
+
+def read_stream(
+    url: str, token: str, count: int, last_event_id: int | None = None, **params: str
+) -> list[dict[str, object]]:
+    """Read `count` alert events from the stream, then hang up."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = str(last_event_id)
+    received: list[dict[str, object]] = []
+    with httpx.stream(
+        "GET", f"{url}/api/v1/alerts/stream", headers=headers, params=params, timeout=30
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event: dict[str, str] = {}
+        for line in response.iter_lines():
+            if line == "":
+                if event.get("event") == "alert":
+                    data = json.loads(event["data"])
+                    assert int(event["id"]) == data["position"]
+                    received.append(data)
+                    if len(received) == count:
+                        return received
+                event = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(":")
+                event[key] = value.strip()
+    return received
+
+
+def register_people(site: Site, n: int, prefix: str) -> None:
+    for i in range(n):
+        site.world.person(f"{prefix}{i}", active=False)  # each raises "User Added"
+
+
+def test_a_reconnecting_subscriber_misses_nothing_and_sees_nothing_twice(site: Site) -> None:
+    register_people(site, 4, "early")
+    before = everything(site, 8)
+    first = read_stream(site.url, site.officer.token or "", count=5)
+    assert [a["position"] for a in first] == [a["position"] for a in before[:5]]
+
+    # Disconnected: more happens.
+    register_people(site, 3, "late")
+    with site.world.acting("root"):
+        site.world.app.change_role(site.world.ids["late0"], Role.SUB_ADMIN)
+    full = everything(site, len(before) + 4)
+
+    rest = read_stream(
+        site.url,
+        site.officer.token or "",
+        count=len(full) - 5,
+        last_event_id=int(first[-1]["position"]),
+    )  # type: ignore[arg-type]
+    delivered = [a["position"] for a in first + rest]
+    assert delivered == [a["position"] for a in full]
+    assert len(set(delivered)) == len(delivered)
+
+
+def test_the_stream_filters_by_severity_type_and_actor(site: Site) -> None:
+    register_people(site, 2, "p")
+    with site.world.acting("root"):
+        site.world.app.change_role(site.world.ids["p0"], Role.SUB_ADMIN)
+    full = everything(site, 5)
+    roles = [a for a in full if a["type"] == "Role Changed"]
+    got = read_stream(
+        site.url,
+        site.officer.token or "",
+        count=len(roles),
+        type="Role Changed",
+        min_severity="medium",
+    )
+    assert [a["position"] for a in got] == [a["position"] for a in roles]
+    by_root = [a for a in full if a["actor"] == str(site.world.ids["root"])]
+    got = read_stream(
+        site.url, site.officer.token or "", count=len(by_root), actor=str(site.world.ids["root"])
+    )
+    assert [a["position"] for a in got] == [a["position"] for a in by_root]
+
+
+def test_only_officers_see_alerts_and_refusals_are_recorded(site: Site) -> None:
+    with pytest.raises(ApiError) as refused:
+        site.root.request("GET", "/api/v1/alerts")  # a super-admin, but no audit capability
+    assert refused.value.status == 403
+    response = httpx.get(
+        f"{site.url}/api/v1/alerts/stream", headers={"Authorization": f"Bearer {site.root.token}"}
+    )
+    assert response.status_code == 403
+    app = site.world.app
+    recorded = [
+        app.mapper.to_domain_event(n)
+        for n in app.recorder.select_notifications(start=1, limit=10_000)
+    ]
+    refusals = [
+        (e.action, e.actor_id) for e in recorded if type(e).__qualname__ == "DeniedAttempt.Recorded"
+    ]
+    root = str(site.world.ids["root"])
+    assert ("read-alerts", root) in refusals and ("watch-alerts", root) in refusals
+
+
+def test_acknowledge_then_resolve(site: Site) -> None:
+    first = everything(site, 1)[0]
+    site.officer.request(
+        "POST", f"/api/v1/alerts/{first['id']}/acknowledge", json={"note": "on it"}
+    )
+    site.officer.request("POST", f"/api/v1/alerts/{first['id']}/resolve", json={"note": "fine"})
+    deadline = time.monotonic() + 30
+    while everything(site, 1)[0]["status"] != "resolved":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with pytest.raises(ApiError) as refused:
+        site.root.request("POST", f"/api/v1/alerts/{first['id']}/resolve", json={})
+    assert refused.value.status == 403
+
+
+def test_metrics_in_prometheus_format(site: Site) -> None:
+    everything(site, 1)
+    text = httpx.get(f"{site.url}/metrics").text
+    assert "# TYPE strongroom_events_total counter" in text
+    assert 'strongroom_projection_lag_events{projection="alerts"}' in text
+    open_info = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('strongroom_alerts_open{severity="info"}')
+    )
+    assert int(open_info.split()[-1]) >= 1
