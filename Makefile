@@ -16,15 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# libvirt-python builds against libvirt's headers, found through pkg-config.
+# libvirt-python builds against libvirt's headers (found through pkg-config);
+# the dashboard tests drive Debian's chromium headless.
+SYSTEM_PACKAGES := libvirt-dev pkg-config chromium
 system-deps:
-	@if ! (command -v pkg-config >/dev/null && pkg-config --exists libvirt); then \
+	@if ! (command -v pkg-config >/dev/null && pkg-config --exists libvirt && command -v chromium >/dev/null); then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing system packages: libvirt-dev pkg-config"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvirt-dev pkg-config >/dev/null; \
+	    echo "installing system packages: $(SYSTEM_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	  else \
-	    echo "error: libvirt-dev and pkg-config are needed to build libvirt-python;" \
-	         "install them as root: apt-get install -y libvirt-dev pkg-config" >&2; \
+	    echo "error: these system packages are needed: $(SYSTEM_PACKAGES);" \
+	         "install them as root: apt-get install -y $(SYSTEM_PACKAGES)" >&2; \
 	    exit 1; \
 	  fi; \
 	fi

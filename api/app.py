@@ -12,7 +12,7 @@ from adapters.ledger.sealer import PeriodicSealer
 from adapters.settings import Settings
 from api.context import AuditContextMiddleware
 from api.errors import install_error_handlers
-from api.routes import alerts, audit, auth, health, metrics, profiles, teams, users
+from api.routes import alerts, audit, auth, dashboard, health, metrics, profiles, teams, users
 from projections.alert_rules import AlertRules
 from projections.catalogue import open_runner
 
@@ -54,4 +54,5 @@ def create_app(settings: Settings) -> FastAPI:
     web.include_router(profiles.router)
     web.include_router(alerts.router)
     web.include_router(metrics.router)
+    web.include_router(dashboard.router)
     return web

@@ -6,7 +6,9 @@ talk to the server through the client SDK, exactly as any other REST client.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,7 +139,7 @@ def login(
     key_file: KeyFile = None,
     server: Server = DEFAULT_SERVER,
 ) -> None:
-    """Log in by signing a server challenge with your key; keeps the session locally."""
+    """Log in by signing a server challenge with your key."""
     with api_errors():
         keys = UserKeys.load(key_file or default_key_file(home(), email), passphrase(confirm=False))
         with StrongroomClient(server) as client:
@@ -149,7 +151,7 @@ def login(
 
 
 def logout() -> None:
-    """End the current session on the server and forget it here."""
+    """End the current session, here and on the server."""
     if load_session(home()) is not None:
         with logged_in() as client:
             client.logout()
@@ -368,3 +370,124 @@ def profile_list() -> None:
         for p in client.profiles():
             table.add_row(p["name"], ", ".join(p["permissions"]))
         out.print(table)
+
+
+# -- alerts and the dashboard (compliance officers) -----------------------------------
+
+alerts_cli = typer.Typer(
+    help="Follow and work the alert queue (compliance officers).", no_args_is_help=True
+)
+
+SEVERITY_STYLE = {
+    "info": "dim",
+    "low": "green",
+    "medium": "yellow",
+    "high": "red",
+    "critical": "bold red",
+}
+
+
+def show_alert(alert: dict[str, Any]) -> None:
+    style = SEVERITY_STYLE.get(str(alert["severity"]), "")
+    out.print(
+        f"{alert['raised_at'][:19]}  [{style}]{alert['severity']:8}[/]  {alert['type']:14}  "
+        f"{alert['message']}  [dim](#{alert['position']} {alert['id']})[/]",
+        highlight=False,
+    )
+
+
+@alerts_cli.command("watch")
+def alerts_watch(
+    min_severity: Annotated[str | None, typer.Option(help="At least this severity.")] = None,
+    type: Annotated[str | None, typer.Option(help='Only this type, e.g. "User Locked".')] = None,
+    actor: Annotated[str | None, typer.Option(help="Only alerts raised by this actor.")] = None,
+    after: Annotated[int, typer.Option(help="Start after this log position.")] = 0,
+) -> None:
+    """Follow alerts as they are raised; reconnects without gaps (Ctrl-C to stop)."""
+    saved = load_session(home())
+    if saved is None:
+        raise fail("not logged in: run `strongroom login`")
+    params = {
+        k: v for k, v in {"min_severity": min_severity, "type": type, "actor": actor}.items() if v
+    }
+    last = after
+    try:
+        while True:
+            try:
+                with httpx.stream(
+                    "GET",
+                    f"{saved.server}/api/v1/alerts/stream",
+                    params=params,
+                    timeout=None,
+                    headers={"Authorization": f"Bearer {saved.token}", "Last-Event-ID": str(last)},
+                ) as response:
+                    if response.status_code in (401, 403):
+                        raise fail(
+                            "not allowed: the stream is for compliance officers with a live session"
+                        )
+                    if response.status_code == 422:
+                        raise fail(f"422: {response.read().decode()}")
+                    fields: dict[str, str] = {}
+                    for line in response.iter_lines():
+                        if line == "":
+                            if fields.get("event") == "alert":
+                                alert = json.loads(fields["data"])
+                                show_alert(alert)
+                                last = int(alert["position"])
+                            fields = {}
+                        elif not line.startswith(":"):
+                            key, _, value = line.partition(":")
+                            fields[key] = value.strip()
+            except httpx.TransportError:
+                err.print("[dim]connection lost; reconnecting…[/]")
+                time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+
+
+@alerts_cli.command("list")
+def alerts_list(
+    after: Annotated[int, typer.Option(help="Only alerts after this log position.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    min_severity: Annotated[str | None, typer.Option(help="At least this severity.")] = None,
+) -> None:
+    """Page through past alerts in log order."""
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    if min_severity:
+        params["min_severity"] = min_severity
+    with logged_in() as client:
+        page = client.request("GET", "/api/v1/alerts", params=params)
+    for alert in page["alerts"]:
+        show_alert(alert)
+    out.print(f"[dim]next: --after {page['next_after']}[/]")
+
+
+@alerts_cli.command("ack")
+def alerts_ack(
+    alert_id: Annotated[str, typer.Argument(help="The alert's id.")],
+    note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+) -> None:
+    """Acknowledge an alert."""
+    with logged_in() as client:
+        client.request("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": note})
+    out.print("Acknowledged.")
+
+
+@alerts_cli.command("resolve")
+def alerts_resolve(
+    alert_id: Annotated[str, typer.Argument(help="The alert's id.")],
+    note: Annotated[str, typer.Option(help="How it was resolved, for the record.")] = "",
+) -> None:
+    """Resolve an alert."""
+    with logged_in() as client:
+        client.request("POST", f"/api/v1/alerts/{alert_id}/resolve", json={"note": note})
+    out.print("Resolved.")
+
+
+def dashboard() -> None:
+    """Print a link to the live compliance dashboard."""
+    saved = load_session(home())
+    if saved is None:
+        raise fail("not logged in: run `strongroom login` as a compliance officer")
+    # The token travels in the fragment, which browsers never send to the server.
+    out.print(f"{saved.server}/dashboard#token={saved.token}", highlight=False, soft_wrap=True)

@@ -40,7 +40,9 @@ def server(settings: Settings) -> Iterator[str]:
 def test_health_reports_the_store_position(server: str, settings: Settings) -> None:
     health = httpx.get(f"{server}/healthz").json()
     assert health["status"] == "ok"
-    assert health["position"] == 5  # the installation and its first super-admin
+    # At least the installation and its first super-admin (the alert rules may
+    # already have added alerts about them).
+    assert health["position"] >= 5
     assert health["store"] == settings.store.kind
 
 

@@ -1,0 +1,99 @@
+"""The compliance dashboard in headless Chromium: an officer sees the data, and a new
+alert appears without a reload."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from adapters.bootstrap import bootstrap
+from adapters.settings import Settings
+from api.demo import ADMIN_EMAIL, load_demo
+from client.api import StrongroomClient
+from client.keys import UserKeys
+from domain.envelope import AuditContext, acting_as
+from tests.live_server import live_server
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def test_an_officer_watches_an_alert_arrive(
+    settings: Settings, browser: Browser, tmp_path: Path
+) -> None:
+    # The demo organisation, with its compliance officer.
+    admin_keys = UserKeys.generate()
+    app = bootstrap(settings)
+    with acting_as(AuditContext.system("bootstrap")):
+        app.bootstrap_super_admin(**admin_keys.registration(ADMIN_EMAIL, "Ada Admin"))
+    org = load_demo(app, settings.home)
+    officer_keys = UserKeys.load(settings.home / "keys" / "officer@enclave.example.edu.key", "demo")
+    with live_server(settings) as url:
+        officer = StrongroomClient(url)
+        officer.login(officer_keys, "officer@enclave.example.edu")
+        page: Page = browser.new_page(viewport={"width": 1366, "height": 860})
+        page.goto(f"{url}/dashboard#token={officer.token}")
+
+        # The officer sees the organisation: people, teams, denials, alerts.
+        expect(page.locator("#people-total")).to_have_text(str(len(org.ids)))
+        expect(page.locator("#teams")).to_contain_text("Genomics Core")
+        expect(page.locator("#denied")).to_contain_text("permissions, not roles")
+        expect(page.locator("#alerts")).to_contain_text("account locked")
+        expect(page.locator("#live-text")).to_have_text("live")
+        assert "token" not in page.url  # dropped from the address bar and history
+
+        # Something happens elsewhere: a role change, through the API.
+        admin = StrongroomClient(url)
+        admin.login(admin_keys, ADMIN_EMAIL)
+        admin.set_role(str(org.ids["li.wei@enclave.example.edu"]), "sub-admin")
+
+        # It appears, live, without a reload.
+        expect(page.locator("#alerts tr.new")).to_contain_text(
+            "role changed from user to sub-admin", timeout=15_000
+        )
+        # What docs/dashboard.png shows (copied from a run of this test).
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        page.close()
+    app.close()
+
+
+def test_without_an_officer_session_the_page_asks_for_one(
+    settings: Settings, browser: Browser
+) -> None:
+    keys = UserKeys.generate()
+    app = bootstrap(settings)
+    with acting_as(AuditContext.system("bootstrap")):
+        app.bootstrap_super_admin(**keys.registration("root@enclave.edu", "Root"))
+    app.close()
+    with live_server(settings) as url:
+        root = StrongroomClient(url)
+        root.login(keys, "root@enclave.edu")
+        page = browser.new_page()
+        page.goto(f"{url}/dashboard")
+        expect(page.locator("#login")).to_be_visible()
+        # A super-admin is not a compliance officer: no audit capability, no dashboard.
+        page.fill("#token-input", root.token or "")
+        page.click("#token-button")
+        expect(page.locator("#error")).to_contain_text("no audit capability")
+        expect(page.locator("#board")).to_be_hidden()
+        page.close()
