@@ -14,6 +14,7 @@ import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -61,7 +62,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # Escaped: messages quote things like [denied_burst] that Rich would take as markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -192,6 +194,9 @@ def audit_verify(
         Path | None,
         typer.Option(help="Public key to check signatures with (default: the home's)."),
     ] = None,
+    alert: Annotated[
+        bool, typer.Option(help="On failure, raise a critical Hash alert for the officers.")
+    ] = True,
 ) -> None:
     """Check chain and checkpoints; exit 1 at the first bad position."""
     settings = load_settings()
@@ -220,6 +225,8 @@ def audit_verify(
             f"FAILED at position {problem.position}: {problem.kind}: {problem.detail}",
             highlight=False,
         )
+        if alert:
+            raise_hash_alert(settings, problem.position, problem.kind, problem.detail)
         raise typer.Exit(1)
     out.print(
         f"OK: {report.events} events up to position {report.last_position}, "
@@ -231,6 +238,20 @@ def audit_verify(
         ),
         highlight=False,
     )
+
+
+def raise_hash_alert(settings: Settings, position: int, kind: str, detail: str) -> None:
+    """Tell the compliance officers, through the store itself, if it still takes writes."""
+    try:
+        app = bootstrap(settings)
+        try:
+            app.raise_integrity_alert(position, kind, detail)
+        finally:
+            app.close()
+    except Exception as error:  # the store may be too damaged to record: say so, still exit 1
+        err.print(f"could not raise the Hash alert: {one_line(error)}", highlight=False)
+    else:
+        err.print("A critical Hash alert was raised for the compliance officers.")
 
 
 @audit_cli.command("seal")

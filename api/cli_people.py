@@ -18,6 +18,7 @@ from uuid import UUID
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from client.api import ApiError, StrongroomClient
@@ -53,7 +54,8 @@ def home() -> Path:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # Escaped: messages quote things like [denied_burst] that Rich would take as markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 

@@ -15,6 +15,7 @@ from eventsourcing.domain import event
 from domain.access import Permission, permitted
 from domain.aggregate import AuditedAggregate
 from domain.denials import DeniedAttempt, Forbidden
+from domain.envelope import AuditContext, acting_as
 from domain.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -94,6 +95,26 @@ class AlertCommands:
         if not isinstance(found, Alert):
             raise AlertNotFound(f"no alert {alert_id}")
         return found
+
+    def raise_integrity_alert(self, position: int, kind: str, detail: str) -> UUID:
+        """Verification found the audit log altered: a critical "Hash alert", once per position."""
+        alert_id = Alert.create_id("hash", position)
+        try:
+            self.repository.get(alert_id)
+        except AggregateNotFoundError:
+            with acting_as(AuditContext.system("audit-verify")):
+                self.save(
+                    Alert(
+                        "hash",
+                        position,
+                        "Hash alert",
+                        "critical",
+                        None,
+                        f"position {position}: {kind}: {detail}",
+                        "system:audit-verify",
+                    )
+                )
+        return alert_id
 
     def acknowledge_alert(self, alert_id: UUID, note: str = "") -> None:
         self.require_audit("acknowledge-alert")

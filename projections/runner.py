@@ -168,7 +168,19 @@ class ProjectionRunner:
         """Something was recorded: look now rather than at the next poll."""
         self._wake.set()
 
-    def start(self, poll_seconds: float = 0.05) -> None:
+    def start(self, poll_seconds: float | None = None) -> None:
+        """Follow the log in a thread: woken by new events, with polling as a safety net.
+
+        On Postgres the recorder's LISTEN wakes it for commits by any process, so
+        the poll is slow; SQLite has no such channel across processes, so it polls
+        quickly (in this process, commits wake it at once either way).
+        """
+        listen = getattr(self.recorder, "listen", None)
+        if listen is not None:
+            listen(self.notify, self._stop)
+        if poll_seconds is None:
+            poll_seconds = 2.0 if listen is not None else 0.05
+
         def follow() -> None:
             while not self._stop.is_set():
                 try:

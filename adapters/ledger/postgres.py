@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
     ProcessRecorder,
@@ -33,6 +35,7 @@ from adapters.ledger.writer import (
 )
 
 APPEND_ONLY_FUNCTION = "strongroom_refuse_change"
+log = logging.getLogger(__name__)
 
 
 def _name(schema: str, table: str) -> str:
@@ -157,6 +160,28 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         with self._head_cursors.cursor as head_cursor:
             self.ledger.append(curs, ids, stored_events, head_cursor=head_cursor)
         return ids
+
+    def listen(self, callback: Callable[[], None], stop: threading.Event) -> threading.Thread:
+        """Call `callback` whenever any process commits events (Postgres NOTIFY)."""
+
+        conninfo = cast("dict[str, Any]", self.datastore.pool.kwargs)
+
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(**conninfo, autocommit=True) as conn:
+                        conn.execute(SQL("LISTEN {0}").format(Identifier(self.channel_name)))
+                        callback()  # anything committed before we listened
+                        while not stop.is_set():
+                            for _ in conn.notifies(timeout=0.5, stop_after=1):
+                                callback()
+                except psycopg.Error:
+                    log.warning("lost the Postgres notification channel; reconnecting")
+                    stop.wait(1.0)
+
+        thread = threading.Thread(target=run, name="ledger-listen", daemon=True)
+        thread.start()
+        return thread
 
     def seal(self) -> Checkpoint | None:
         """Sign the current head now (the periodic sealer and `audit seal` use this)."""

@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+from adapters.bootstrap import bootstrap
 from adapters.settings import Settings
 from tests.api.cli_runner import ADMIN, env_for, strongroom
 from tests.tamper import Tamperer
@@ -53,6 +54,26 @@ def test_init_then_verify_then_tamper_then_verify(settings: Settings) -> None:
     verify = strongroom("audit", "verify", env=env)
     assert verify.returncode == 1
     assert verify.stdout.startswith("FAILED at position 1: missing:")
+    assert "Hash alert was raised" in verify.stderr
+
+    # The officers hear of it through the store: one critical Hash alert, however
+    # often verification runs.
+    assert strongroom("audit", "verify", env=env).returncode == 1
+    app = bootstrap(settings)
+    try:
+        hash_alerts = [
+            e
+            for e in (
+                app.mapper.to_domain_event(n)
+                for n in app.recorder.select_notifications(start=1, limit=100)
+            )
+            if type(e).__qualname__ == "Alert.Raised" and e.type == "Hash alert"
+        ]
+    finally:
+        app.close()
+    assert [(a.severity, a.source_position, a.actor_id) for a in hash_alerts] == [
+        ("critical", 1, "system:audit-verify")
+    ]
 
 
 def test_public_key_is_the_homes_key(settings: Settings) -> None:
@@ -87,6 +108,33 @@ def test_a_new_store_needs_its_first_super_admin(settings: Settings) -> None:
     result = strongroom("init", env=env_for(settings))
     assert result.returncode == 2
     assert "--admin-email" in result.stderr
+
+
+def test_projections_status_and_rebuild(settings: Settings) -> None:
+    env = env_for(settings)
+    assert strongroom("init", *ADMIN, env=env).returncode == 0
+    status = strongroom("projections", "status", env={**env, "COLUMNS": "120"})
+    assert status.returncode == 0
+    assert "users" in status.stdout and "alert-rules" in status.stdout
+    rebuilt = strongroom("projections", "rebuild", "users", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.startswith("Rebuilt users from ")
+    unknown = strongroom("projections", "rebuild", "nope", env=env)
+    assert unknown.returncode == 2
+    assert "no projection named 'nope'" in unknown.stderr
+
+
+def test_a_bad_rules_file_stops_the_server_with_line_and_reason(
+    settings: Settings, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[denied_burst]\ncount = -1\n")
+    env = env_for(settings, STRONGROOM_ALERT_RULES=str(rules))
+    assert strongroom("init", *ADMIN, env=env).returncode == 0
+    result = strongroom("serve", "--port", "1", env=env)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "rules.toml, line 2: [denied_burst] count" in line
 
 
 def test_verify_before_init_says_what_to_do(tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from domain.application import Strongroom
 from domain.denials import Forbidden
 from projections.catalogue import open_runner
 from projections.identity import denied, sessions, team_members, teams, users
+from tests.conftest import needs_postgres
+from tests.stores import store_settings
 from tests.world import World
 
 TABLES = (users, teams, team_members, sessions, denied)
@@ -168,3 +170,25 @@ def test_a_crash_between_apply_and_commit_loses_and_repeats_nothing(
         runner.rebuild(projection.name)
     assert dump(runner) == followed
     app.close()
+
+
+@needs_postgres
+def test_on_postgres_commits_by_another_process_wake_the_runner(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    with store_settings("postgres", tmp_path) as settings:
+        follower = bootstrap(settings, clock=clock)
+        writer = bootstrap(settings, clock=clock)  # another "process": no in-process wakeup
+        runner = open_runner(settings.projections_url, follower)
+        runner.start(poll_seconds=3600)  # no polling to speak of: only NOTIFY can wake it
+        try:
+            time.sleep(0.3)  # the listener is up
+            World(writer).person("ada")
+            deadline = time.monotonic() + 20
+            while runner.lag()["users"]:
+                assert time.monotonic() < deadline, "the runner was not woken"
+                time.sleep(0.05)
+        finally:
+            runner.stop()
+            follower.close()
+            writer.close()
