@@ -50,6 +50,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/projections.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

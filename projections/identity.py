@@ -15,7 +15,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
+    select,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -52,6 +54,9 @@ users = Table(
 
 
 class UsersProjection(Projection):
+    """Changes are gathered per page in memory and each touched row is written once,
+    so a rebuild costs a few statements per page rather than one per event."""
+
     name = "users"
     tables = (users,)
     topics = topics(
@@ -69,50 +74,78 @@ class UsersProjection(Projection):
         "SessionStarted",
     )
 
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._new: set[str] = set()
+
+    def before_page(self, conn: Connection) -> None:
+        self._rows, self._new = {}, set()
+
+    def _row(self, conn: Connection, user_id: str) -> dict[str, Any]:
+        row = self._rows.get(user_id)
+        if row is None:
+            found = conn.execute(select(users).where(users.c.id == user_id)).one()
+            row = self._rows[user_id] = dict(found._mapping)
+        return row
+
     def apply(self, conn: Connection, event: Any, position: int) -> None:
         user_id = str(event.originator_id)
         kind = type(event).__name__
         if kind == "Registered":
-            conn.execute(
-                users.insert().values(
-                    id=user_id,
-                    email=event.email,
-                    name=event.name,
-                    role="user",
-                    active=False,
-                    locked=False,
-                    teams=[],
-                    profile=None,
-                    permissions=["download", "view"],
-                    registered_at=event.timestamp,
-                    events=1,
-                )
+            self._rows[user_id] = dict(
+                id=user_id,
+                email=event.email,
+                name=event.name,
+                role="user",
+                active=False,
+                locked=False,
+                teams=[],
+                profile=None,
+                permissions=["download", "view"],
+                registered_at=event.timestamp,
+                last_login_at=None,
+                last_login_ip=None,
+                events=1,
             )
+            self._new.add(user_id)
             return
-        changes: dict[str, Any] = {}
+        row = self._row(conn, user_id)
+        row["events"] += 1
         if kind in ("Activated", "Deactivated"):
-            changes["active"] = kind == "Activated"
+            row["active"] = kind == "Activated"
         elif kind == "RoleChanged":
-            changes["role"] = event.after
+            row["role"] = event.after
         elif kind == "PermissionsChanged":
-            changes.update(profile=event.profile, permissions=event.after)
-        elif kind in ("JoinedTeam", "LeftTeam", "ReleasedFromLastTeam"):
-            current = conn.execute(users.select().where(users.c.id == user_id)).one()
-            teams = set(current.teams)
-            if kind == "JoinedTeam":
-                teams.add(str(event.team_id))
-            else:
-                teams.discard(str(event.team_id))
-            changes["teams"] = sorted(teams)
+            row.update(profile=event.profile, permissions=list(event.after))
+        elif kind == "JoinedTeam":
+            row["teams"] = sorted({*row["teams"], str(event.team_id)})
+        elif kind in ("LeftTeam", "ReleasedFromLastTeam"):
+            row["teams"] = sorted(set(row["teams"]) - {str(event.team_id)})
             if kind == "ReleasedFromLastTeam":
-                changes.update(active=False, profile=None, permissions=["download", "view"])
+                row.update(active=False, profile=None, permissions=["download", "view"])
         elif kind in ("Locked", "Unlocked"):
-            changes["locked"] = kind == "Locked"
+            row["locked"] = kind == "Locked"
         elif kind == "SessionStarted":
-            changes.update(last_login_at=event.at, last_login_ip=event.client_ip)
-        conn.execute(
-            update(users).where(users.c.id == user_id).values(events=users.c.events + 1, **changes)
-        )
+            row.update(last_login_at=event.at, last_login_ip=event.client_ip)
+
+    def after_page(self, conn: Connection, last_position: int) -> None:
+        fresh = [row for key, row in self._rows.items() if key in self._new]
+        changed = [
+            {**{f"new_{k}": v for k, v in row.items()}, "key": key}
+            for key, row in self._rows.items()
+            if key not in self._new
+        ]
+        if fresh:
+            conn.execute(users.insert(), fresh)
+        if changed:
+            columns = [c.name for c in users.columns if c.name != "id"]
+            conn.execute(
+                update(users)
+                .where(users.c.id == bindparam("key"))
+                .values({c: bindparam(f"new_{c}") for c in columns}),
+                changed,
+            )
+        self._rows, self._new = {}, set()
 
 
 teams = Table(

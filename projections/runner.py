@@ -21,6 +21,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Hooks:
     """Points where tests can stop the runner, as a crash would."""
 
     between_apply_and_commit: Callable[[int], None] | None = None
+    after_commit: Callable[[str, int], None] | None = None  # (projection, position)
 
 
 def position_of(conn: Connection, name: str) -> int:
@@ -68,12 +70,28 @@ def position_of(conn: Connection, name: str) -> int:
     return int(row[0]) if row else 0
 
 
-def set_position(conn: Connection, name: str, position: int) -> None:
+class AnotherRunnerMovedOn(Exception):
+    """Another runner committed this page first; ours rolls back and reads on."""
+
+
+def set_position(conn: Connection, name: str, position: int, *, was: int) -> None:
+    """Move the tracking position from `was` to `position`, or fail if it moved meanwhile.
+
+    A compare-and-set: two runners (two server processes) on the same read models
+    can then never apply the same page twice. The second one's transaction rolls back.
+    """
+    if was == 0 and position_of(conn, name) == 0:
+        exists = conn.execute(select(tracking.c.name).where(tracking.c.name == name)).first()
+        if exists is None:
+            conn.execute(tracking.insert().values(name=name, position=position))
+            return  # a racing insert fails on the primary key instead
     updated = conn.execute(
-        tracking.update().where(tracking.c.name == name).values(position=position)
+        tracking.update()
+        .where(tracking.c.name == name, tracking.c.position == was)
+        .values(position=position)
     )
-    if updated.rowcount == 0:
-        conn.execute(tracking.insert().values(name=name, position=position))
+    if updated.rowcount != 1:
+        raise AnotherRunnerMovedOn(f"{name} moved past {was} meanwhile")
 
 
 class ProjectionRunner:
@@ -97,6 +115,10 @@ class ProjectionRunner:
         self.page = page
         self._stop = threading.Event()
         self._wake = threading.Event()
+        # Counts committed pages, so readers (the SSE stream) wait for progress
+        # instead of polling the read models.
+        self._progress = threading.Condition()
+        self.pages_committed = 0
         self._thread: threading.Thread | None = None
         self.create_tables()
 
@@ -119,6 +141,12 @@ class ProjectionRunner:
 
     def run_page(self, projection: Projection) -> int:
         """Apply the next page; returns how many events it covered (0: caught up)."""
+        try:
+            return self._apply_page(projection)
+        except (AnotherRunnerMovedOn, IntegrityError):
+            return 1  # someone else applied it; look again from where they left off
+
+    def _apply_page(self, projection: Projection) -> int:
         with self.engine.begin() as conn:
             start = position_of(conn, projection.name)
             page = self.recorder.select_notifications(
@@ -131,10 +159,21 @@ class ProjectionRunner:
                 if notification.topic in projection.topics:
                     projection.apply(conn, self.decode(notification), notification.id)
             projection.after_page(conn, page[-1].id)
-            set_position(conn, projection.name, page[-1].id)
+            set_position(conn, projection.name, page[-1].id, was=start)
             if self.hooks.between_apply_and_commit is not None:
                 self.hooks.between_apply_and_commit(page[-1].id)
+        with self._progress:
+            self.pages_committed += 1
+            self._progress.notify_all()
+        if self.hooks.after_commit is not None:
+            self.hooks.after_commit(projection.name, page[-1].id)
         return len(page)
+
+    def wait_for_progress(self, seen: int, timeout: float) -> int:
+        """Block until a page commits after `seen` (a `pages_committed` value) or timeout."""
+        with self._progress:
+            self._progress.wait_for(lambda: self.pages_committed > seen, timeout=timeout)
+            return self.pages_committed
 
     def catch_up(
         self, projection: Projection, progress: Callable[[int], None] | None = None
@@ -152,7 +191,7 @@ class ProjectionRunner:
         with self.engine.begin() as conn:
             for table in reversed(projection.tables):
                 conn.execute(table.delete())
-            set_position(conn, projection.name, 0)
+            conn.execute(tracking.delete().where(tracking.c.name == projection.name))
         return self.catch_up(projection, progress)
 
     # -- all of them, live ----------------------------------------------------------

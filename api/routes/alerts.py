@@ -8,7 +8,6 @@ neither skip nor repeat.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,7 +26,7 @@ from projections.alerts import alerts
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 KEEPALIVE_SECONDS = 15.0
-POLL_SECONDS = 0.1
+WAIT_SECONDS = 1.0
 
 
 class Note(BaseModel):
@@ -45,6 +44,7 @@ def alert_json(row: Any) -> dict[str, Any]:
         "subject": row.subject,
         "message": row.message,
         "actor": row.source_actor,
+        "source_position": row.source_position,
         "status": row.status,
     }
 
@@ -127,16 +127,17 @@ async def stream(
         severity_rank(min_severity)  # a bad value is a 422 now, not a broken stream
     header = request.headers.get("last-event-id", "")
     after = last_event_id if last_event_id is not None else int(header) if header.isdigit() else 0
-    engine = request.app.state.projections.engine
+    runner = request.app.state.projections
 
     async def events() -> AsyncIterator[str]:
         nonlocal after
-        idle = 0.0
+        idle_rounds = 0
         yield "retry: 1000\n\n"
         while not await request.is_disconnected():
+            seen = runner.pages_committed
             rows = await run_in_threadpool(
                 query_alerts,
-                engine,
+                runner.engine,
                 after=after,
                 limit=100,
                 min_severity=min_severity,
@@ -145,14 +146,16 @@ async def stream(
             )
             for row in rows:
                 after = row.position
-                yield f"id: {row.position}\nevent: alert\ndata: {json.dumps(alert_json(row))}\n\n"
+                data = json.dumps(alert_json(row))
+                yield f"id: {row.position}\nevent: alert\ndata: {data}\n\n"
             if rows:
-                idle = 0.0
                 continue
-            await asyncio.sleep(POLL_SECONDS)
-            idle += POLL_SECONDS
-            if idle >= KEEPALIVE_SECONDS:
-                idle = 0.0
+            # Woken by the read models' progress, not by polling them; the timeout
+            # bounds how long a client that hung up keeps its worker thread.
+            progressed = await run_in_threadpool(runner.wait_for_progress, seen, WAIT_SECONDS)
+            idle_rounds = idle_rounds + 1 if progressed == seen else 0
+            if idle_rounds * WAIT_SECONDS >= KEEPALIVE_SECONDS:
+                idle_rounds = 0
                 yield ": keep-alive\n\n"
 
     return StreamingResponse(

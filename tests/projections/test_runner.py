@@ -6,6 +6,7 @@ import contextlib
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -192,3 +193,24 @@ def test_on_postgres_commits_by_another_process_wake_the_runner(
             runner.stop()
             follower.close()
             writer.close()
+
+
+def test_two_runners_on_the_same_read_models_apply_each_event_once(
+    settings: Settings, clock: ManualClock
+) -> None:
+    # Two server processes, each with its runner, sharing one set of read models.
+    app = bootstrap(settings, clock=clock)
+    w = story(app)
+    first = open_runner(settings.projections_url, app, page=3)
+    second = open_runner(settings.projections_url, app, page=3)
+    racing = [threading.Thread(target=r.catch_up_all) for r in (first, second, first)]
+    for thread in racing:
+        thread.start()
+    for thread in racing:
+        thread.join()
+    first.catch_up_all()
+    with first.engine.connect() as conn:
+        for user_id in w.ids.values():
+            row = conn.execute(select(users.c.events).where(users.c.id == str(user_id))).one()
+            assert row.events == user_events_in_log(app, user_id)
+    app.close()
