@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from domain.alerts import Alert, severity_rank
+from domain.alerts import SEVERITIES, Alert, severity_rank
 from domain.denials import DeniedAttempt
 from domain.envelope import SYSTEM_ROLE, AuditContext, acting_as
 from domain.users import User
@@ -313,3 +313,15 @@ class AlertsProjection(Projection):
                 .where(alerts.c.id == alert_id)
                 .values(status=status, updated_at=event.timestamp)
             )
+
+
+def open_by_severity(conn: Connection) -> dict[str, int]:
+    """How many alerts of each severity are not yet resolved (every severity present)."""
+    counts: dict[str, int] = dict(
+        conn.execute(
+            select(alerts.c.severity, func.count())
+            .where(alerts.c.status != "resolved")
+            .group_by(alerts.c.severity)
+        ).all()
+    )
+    return {severity: int(counts.get(severity, 0)) for severity in SEVERITIES}

@@ -12,8 +12,7 @@ from sqlalchemy import Integer, cast, func, select
 
 from api.deps import App, CurrentPrincipal
 from api.routes.alerts import alert_json
-from domain.alerts import SEVERITIES
-from projections.alerts import alerts
+from projections.alerts import alerts, open_by_severity
 from projections.identity import denied, sessions, team_members, teams, users
 
 router = APIRouter(tags=["dashboard"])
@@ -33,13 +32,7 @@ def summary(request: Request, app: App, principal: CurrentPrincipal) -> dict[str
     runner = request.app.state.projections
     now = datetime.now(tz=UTC)
     with runner.engine.connect() as conn:
-        open_alerts = dict(
-            conn.execute(
-                select(alerts.c.severity, func.count())
-                .where(alerts.c.status != "resolved")
-                .group_by(alerts.c.severity)
-            ).all()
-        )
+        open_alerts = open_by_severity(conn)
         recent_alerts = conn.execute(
             select(alerts).order_by(alerts.c.position.desc()).limit(25)
         ).all()
@@ -67,7 +60,7 @@ def summary(request: Request, app: App, principal: CurrentPrincipal) -> dict[str
     total, active, locked = people[0] or 0, people[1] or 0, people[2] or 0
     return {
         "generated_at": now.isoformat(),
-        "open_alerts": {s: open_alerts.get(s, 0) for s in SEVERITIES},
+        "open_alerts": open_alerts,
         "recent_alerts": [alert_json(r) for r in recent_alerts],
         "denied": [
             {

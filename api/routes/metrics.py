@@ -10,10 +10,8 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import func, select
 
-from domain.alerts import SEVERITIES
-from projections.alerts import alerts
+from projections.alerts import open_by_severity
 
 router = APIRouter(tags=["metrics"])
 
@@ -29,13 +27,7 @@ def metrics(request: Request) -> str:
     state.last_scrape = (now, head)
     rate = (head - previous[1]) / (now - previous[0]) if previous and now > previous[0] else 0.0
     with runner.engine.connect() as conn:
-        open_by_severity = dict(
-            conn.execute(
-                select(alerts.c.severity, func.count())
-                .where(alerts.c.status != "resolved")
-                .group_by(alerts.c.severity)
-            ).all()
-        )
+        open_alerts = open_by_severity(conn)
     lines = [
         "# HELP strongroom_events_total Events recorded in the audit log (its head position).",
         "# TYPE strongroom_events_total counter",
@@ -55,6 +47,7 @@ def metrics(request: Request) -> str:
         "# TYPE strongroom_alerts_open gauge",
     ]
     lines += [
-        f'strongroom_alerts_open{{severity="{s}"}} {open_by_severity.get(s, 0)}' for s in SEVERITIES
+        f'strongroom_alerts_open{{severity="{severity}"}} {count}'
+        for severity, count in open_alerts.items()
     ]
     return "\n".join(lines) + "\n"
