@@ -93,3 +93,45 @@ def test_an_unreachable_server_is_one_line(env: dict[str, str]) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: cannot reach the server")
+
+
+def test_alerts_watch_follows_the_stream_as_an_officer(
+    env: dict[str, str], settings: Settings
+) -> None:
+    import subprocess
+    import time
+
+    from tests.api.cli_runner import STRONGROOM
+
+    # The super-admin registers an officer and grants the audit capability.
+    ok("login", "--email", "root@enclave.edu", env=env)
+    ok("team", "create", "Audit", env=env)
+    ok("user", "register", "--email", "officer@enclave.edu", "--name", "Olu", env=env)
+    ok("team", "add", "Audit", "officer@enclave.edu", env=env)
+    ok("user", "activate", "officer@enclave.edu", env=env)
+    ok("user", "permissions", "officer@enclave.edu", "--grant", "audit", env=env)
+    ok("login", "--email", "officer@enclave.edu", env=env)
+    assert "/dashboard#token=" in ok("dashboard", env=env)
+
+    watch = subprocess.Popen(
+        [STRONGROOM, "alerts", "watch", "--type", "User Added"],
+        env={**env, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watch.stdout is not None
+        seen: list[str] = []
+        deadline = time.monotonic() + 30
+        while not any("officer@enclave.edu registered" in line for line in seen):
+            assert time.monotonic() < deadline, seen
+            seen.append(watch.stdout.readline())
+        # Something new happens elsewhere; the watcher prints it as it comes.
+        strongroom("user", "register", "--email", "late@enclave.edu", "--name", "Late", env=env)
+        while not any("late@enclave.edu registered" in line for line in seen):
+            assert time.monotonic() < deadline, seen
+            seen.append(watch.stdout.readline())
+        assert all("User Added" in line for line in seen if line.strip())
+    finally:
+        watch.terminate()
+        watch.wait(timeout=30)
