@@ -34,6 +34,7 @@ from client.keys import KeyFileError, UserKeys
 from client.session_file import default_key_file
 from domain.envelope import AuditContext, acting_as
 from domain.errors import InvalidInput
+from domain.identity import Registration
 from domain.installation import AlreadyInitialised
 from domain.users import EmailTaken
 from projections.alert_rules import RulesFileError
@@ -134,7 +135,9 @@ def init(
                     audit_public_key=public_key_pem(public_key),
                     store_kind=settings.store.kind,
                 )
-                app.bootstrap_super_admin(**admin_keys.registration(admin_email, admin_name))
+                app.bootstrap_super_admin(
+                    Registration(**admin_keys.registration(admin_email, admin_name))
+                )
             app.recorder.seal()  # type: ignore[attr-defined]
         finally:
             app.close()

@@ -19,6 +19,7 @@ from domain.access import Permission, Role
 from domain.application import Strongroom
 from domain.denials import Forbidden
 from domain.envelope import AuditContext, acting_as
+from domain.identity import Registration
 from domain.sessions import AuthenticationFailed
 from domain.teams import Quota
 
@@ -42,7 +43,7 @@ class DemoOrg:
         keys = UserKeys.generate()
         keys.save(default_key_file(self.home, email), DEMO_PASSPHRASE)
         with acting_as(VISITOR):
-            self.ids[email] = self.app.register_user(**keys.registration(email, name))
+            self.ids[email] = self.app.register_user(Registration(**keys.registration(email, name)))
         return self.ids[email]
 
 

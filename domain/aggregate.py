@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import field
 from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as LibrarySnapshot
 
@@ -51,3 +54,17 @@ class AuditedAggregate(Aggregate):
         @staticmethod
         def create_timestamp() -> datetime:
             return clock.now()
+
+
+T = TypeVar("T", bound=AuditedAggregate)
+
+
+def load(repository: Any, aggregate_id: UUID, kind: type[T], missing: type[Exception]) -> T:
+    """The aggregate with this id if it is a `kind`; otherwise `missing` (a not-found error)."""
+    try:
+        found = repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        raise missing(f"no {kind.__name__.lower()} {aggregate_id}") from None
+    if not isinstance(found, kind):
+        raise missing(f"no {kind.__name__.lower()} {aggregate_id}")
+    return found

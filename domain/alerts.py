@@ -13,7 +13,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 
 from domain.access import Permission, permitted
-from domain.aggregate import AuditedAggregate
+from domain.aggregate import AuditedAggregate, load
 from domain.denials import DeniedAttempt, Forbidden
 from domain.envelope import AuditContext, acting_as
 from domain.errors import InvalidInput
@@ -88,13 +88,7 @@ class AlertCommands:
         return actor
 
     def alert(self, alert_id: UUID) -> Alert:
-        try:
-            found: Any = self.repository.get(alert_id)
-        except AggregateNotFoundError:
-            raise AlertNotFound(f"no alert {alert_id}") from None
-        if not isinstance(found, Alert):
-            raise AlertNotFound(f"no alert {alert_id}")
-        return found
+        return load(self.repository, alert_id, Alert, AlertNotFound)
 
     def raise_integrity_alert(self, position: int, kind: str, detail: str) -> UUID:
         """Verification found the audit log altered: a critical "Hash alert", once per position."""

@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain import clock, envelope
 from domain.access import Action, Permission, Role, decide, may_see
+from domain.aggregate import load
 from domain.denials import DeniedAttempt, Forbidden
 from domain.errors import InvalidInput
 from domain.profiles import Profile, ProfileExists, ProfileNotFound, profile_id
@@ -41,6 +42,17 @@ class SignatureVerifier(Protocol):
     def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool:
         """Whether `signature` over `message` was made by the Ed25519 `public_key`."""
         ...
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registration request: both public keys, signed by the signing key."""
+
+    email: str
+    name: str
+    signing_public_key: str
+    encryption_public_key: str
+    signature: str
 
 
 @dataclass(frozen=True)
@@ -99,44 +111,25 @@ class IdentityCommands:
 
     # -- registration -------------------------------------------------------------------
 
-    def register_user(
-        self,
-        *,
-        email: str,
-        name: str,
-        signing_public_key: str,
-        encryption_public_key: str,
-        signature: str,
-    ) -> UUID:
+    def register_user(self, registration: Registration) -> UUID:
         """Register a deactivated user who proved possession of its signing key."""
-        user = self._new_user(email, name, signing_public_key, encryption_public_key, signature)
+        user = self._new_user(registration)
         self.save(user, EmailIndex(user.email, user.id))
         return user.id
 
-    def bootstrap_super_admin(
-        self,
-        *,
-        email: str,
-        name: str,
-        signing_public_key: str,
-        encryption_public_key: str,
-        signature: str,
-    ) -> UUID:
+    def bootstrap_super_admin(self, registration: Registration) -> UUID:
         """The installation's first super-admin, registered and activated in one step."""
-        user = self._new_user(email, name, signing_public_key, encryption_public_key, signature)
+        user = self._new_user(registration)
         user.change_role(before=str(user.role), after=str(Role.SUPER_ADMIN), by_super_admin=True)
         user.activate()
         self.save(user, EmailIndex(user.email, user.id))
         return user.id
 
-    def _new_user(
-        self,
-        email: str,
-        name: str,
-        signing_public_key: str,
-        encryption_public_key: str,
-        signature: str,
-    ) -> User:
+    def _new_user(self, registration: Registration) -> User:
+        email, name = registration.email, registration.name
+        signing_public_key = registration.signing_public_key
+        encryption_public_key = registration.encryption_public_key
+        signature = registration.signature
         email = email.strip()
         if not _EMAIL.match(email):
             raise InvalidInput("email", "not an email address")
@@ -163,13 +156,7 @@ class IdentityCommands:
     # -- reading ------------------------------------------------------------------------
 
     def user(self, user_id: UUID) -> User:
-        try:
-            found: Any = self.repository.get(user_id)
-        except AggregateNotFoundError:
-            raise UserNotFound(f"no user {user_id}") from None
-        if not isinstance(found, User):
-            raise UserNotFound(f"no user {user_id}")
-        return found
+        return load(self.repository, user_id, User, UserNotFound)
 
     def user_by_email(self, email: str) -> User:
         index = self._email_index(email)
@@ -184,13 +171,7 @@ class IdentityCommands:
             return None
 
     def team(self, team_id: UUID) -> Team:
-        try:
-            found: Any = self.repository.get(team_id)
-        except AggregateNotFoundError:
-            raise TeamNotFound(f"no team {team_id}") from None
-        if not isinstance(found, Team):
-            raise TeamNotFound(f"no team {team_id}")
-        return found
+        return load(self.repository, team_id, Team, TeamNotFound)
 
     def profile(self, name: str) -> Profile:
         try:

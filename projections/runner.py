@@ -119,6 +119,9 @@ class ProjectionRunner:
         # instead of polling the read models.
         self._progress = threading.Condition()
         self.pages_committed = 0
+        # Projections keep per-page buffers: one page at a time per runner, whichever
+        # thread asks (other runners are kept out by the compare-and-set).
+        self._one_page_at_a_time = threading.Lock()
         self._thread: threading.Thread | None = None
         self.create_tables()
 
@@ -142,7 +145,8 @@ class ProjectionRunner:
     def run_page(self, projection: Projection) -> int:
         """Apply the next page; returns how many events it covered (0: caught up)."""
         try:
-            return self._apply_page(projection)
+            with self._one_page_at_a_time:
+                return self._apply_page(projection)
         except (AnotherRunnerMovedOn, IntegrityError):
             return 1  # someone else applied it; look again from where they left off
 

@@ -10,6 +10,7 @@ from client.keys import UserKeys
 from domain.access import Role
 from domain.application import Strongroom
 from domain.envelope import AuditContext, acting_as
+from domain.identity import Registration
 
 # Registration comes from someone without an account yet, as over the API.
 VISITOR = AuditContext(
@@ -28,9 +29,8 @@ class World:
         self.teams: dict[str, UUID] = {}
         keys = UserKeys.generate()
         with acting_as(AuditContext.system("bootstrap")):
-            self.ids["root"] = app.bootstrap_super_admin(
-                **keys.registration(self.email("root"), "Root")
-            )
+            signed = keys.registration(self.email("root"), "Root")
+            self.ids["root"] = app.bootstrap_super_admin(Registration(**signed))
         self.keys["root"] = keys
 
     def email(self, label: str) -> str:
@@ -66,7 +66,9 @@ class World:
     ) -> UUID:
         keys = UserKeys.generate()
         with acting_as(VISITOR):
-            user_id = self.app.register_user(**keys.registration(self.email(label), label.title()))
+            user_id = self.app.register_user(
+                Registration(**keys.registration(self.email(label), label.title()))
+            )
         self.ids[label], self.keys[label] = user_id, keys
         with self.acting("root"):
             if role is not Role.USER:

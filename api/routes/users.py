@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 
 from api.deps import App, CurrentPrincipal
 from domain.access import Permission, Role
+from domain.identity import Registration
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
-class Registration(BaseModel):
+class RegistrationBody(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     name: str = Field(min_length=1, max_length=200)
     signing_public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
@@ -43,9 +44,9 @@ class PermissionChange(BaseModel):
 
 
 @router.post("", status_code=201)
-def register(body: Registration, app: App) -> Registered:
+def register(body: RegistrationBody, app: App) -> Registered:
     """Register with your public keys; the account waits, deactivated, for an administrator."""
-    user_id = app.register_user(**body.model_dump())
+    user_id = app.register_user(Registration(**body.model_dump()))
     return Registered(id=str(user_id), active=False)
 
 

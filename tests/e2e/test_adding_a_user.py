@@ -18,6 +18,7 @@ from audit_queries.verify import verify_store
 from client.api import ApiError, StrongroomClient
 from client.keys import UserKeys
 from domain.envelope import AuditContext, acting_as
+from domain.identity import Registration
 from tests.live_server import live_server
 
 
@@ -48,7 +49,9 @@ def test_adding_a_researcher(settings: Settings, tmp_path: Path) -> None:
     root_keys = UserKeys.generate()
     app = bootstrap(settings)
     with acting_as(AuditContext.system("bootstrap")):
-        app.bootstrap_super_admin(**root_keys.registration("root@enclave.edu", "Root"))
+        app.bootstrap_super_admin(
+            Registration(**root_keys.registration("root@enclave.edu", "Root"))
+        )
     app.close()
     everyone = [root_keys]
 

@@ -15,6 +15,7 @@ from api.demo import ADMIN_EMAIL, load_demo
 from client.api import StrongroomClient
 from client.keys import UserKeys
 from domain.envelope import AuditContext, acting_as
+from domain.identity import Registration
 from tests.live_server import live_server
 
 CHROMIUM_FLAGS = [
@@ -45,7 +46,7 @@ def test_an_officer_watches_an_alert_arrive(
     admin_keys = UserKeys.generate()
     app = bootstrap(settings)
     with acting_as(AuditContext.system("bootstrap")):
-        app.bootstrap_super_admin(**admin_keys.registration(ADMIN_EMAIL, "Ada Admin"))
+        app.bootstrap_super_admin(Registration(**admin_keys.registration(ADMIN_EMAIL, "Ada Admin")))
     org = load_demo(app, settings.home)
     officer_keys = UserKeys.load(settings.home / "keys" / "officer@enclave.example.edu.key", "demo")
     with live_server(settings) as url:
@@ -83,7 +84,7 @@ def test_without_an_officer_session_the_page_asks_for_one(
     keys = UserKeys.generate()
     app = bootstrap(settings)
     with acting_as(AuditContext.system("bootstrap")):
-        app.bootstrap_super_admin(**keys.registration("root@enclave.edu", "Root"))
+        app.bootstrap_super_admin(Registration(**keys.registration("root@enclave.edu", "Root")))
     app.close()
     with live_server(settings) as url:
         root = StrongroomClient(url)

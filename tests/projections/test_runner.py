@@ -190,9 +190,9 @@ def test_two_runners_on_the_same_read_models_apply_each_event_once(
     # Two server processes, each with its runner, sharing one set of read models.
     app = bootstrap(settings, clock=clock)
     w = story(app)
-    first = open_runner(settings.projections_url, app, page=3)
-    second = open_runner(settings.projections_url, app, page=3)
-    racing = [threading.Thread(target=r.catch_up_all) for r in (first, second, first)]
+    first, second, third = (open_runner(settings.projections_url, app, page=3) for _ in "123")
+    # Three runners, and one of them also asked from two threads at once.
+    racing = [threading.Thread(target=r.catch_up_all) for r in (first, second, third, first)]
     for thread in racing:
         thread.start()
     for thread in racing:
