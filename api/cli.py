@@ -8,13 +8,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -28,6 +26,7 @@ from adapters.ledger.checkpoints import (
 )
 from adapters.settings import Settings, SettingsError, SqliteStore
 from api import cli_people as people
+from api.console import err, fail, out
 from api.demo import ADMIN_EMAIL, DEMO_PASSPHRASE, load_demo
 from audit_queries.verify import verify_store
 from client.keys import KeyFileError, UserKeys
@@ -57,16 +56,6 @@ cli.add_typer(audit_cli, name="audit")
 projections_cli = typer.Typer(help="Show and rebuild the read models.", no_args_is_help=True)
 cli.add_typer(projections_cli, name="projections")
 
-# soft_wrap: messages stay on one line whatever the terminal width.
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    # Escaped: messages quote things like [denied_burst] that Rich would take as markup.
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(code)
-
 
 @contextmanager
 def explained_errors() -> Iterator[None]:
@@ -74,15 +63,15 @@ def explained_errors() -> Iterator[None]:
     try:
         yield
     except (SettingsError, AuditKeyError) as error:
-        fail(str(error))
+        fail(str(error), code=2)
     except AlreadyInitialised as error:
         fail(str(error), code=1)
     except RulesFileError as error:
-        fail(f"alert rules refused: {error}")
+        fail(f"alert rules refused: {error}", code=2)
     except (KeyFileError, InvalidInput, EmailTaken) as error:
-        fail(str(error))
+        fail(str(error), code=2)
     except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
-        fail(f"the event store is unavailable: {one_line(error)}")
+        fail(f"the event store is unavailable: {one_line(error)}", code=2)
 
 
 def one_line(error: Exception) -> str:
@@ -124,7 +113,7 @@ def init(
             if app.is_initialised():
                 raise AlreadyInitialised("this store is already initialised")
             if not admin_email:
-                fail("a new store needs its first super-admin: pass --admin-email")
+                fail("a new store needs its first super-admin: pass --admin-email", code=2)
             # The super-admin's keys are made and kept here; only public keys go in.
             admin_keys = UserKeys.generate()
             admin_key_file = key_file or default_key_file(settings.home, admin_email)
@@ -161,7 +150,10 @@ def serve(
     settings = load_settings()
     with explained_errors():
         if not settings.signing_key_path.exists():
-            fail(f"no audit signing key at {settings.signing_key_path}: run `strongroom init`")
+            fail(
+                f"no audit signing key at {settings.signing_key_path}: run `strongroom init`",
+                code=2,
+            )
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -175,7 +167,8 @@ def demo(
     if isinstance(settings.store, SqliteStore) and Path(settings.store.path).exists():
         fail(
             f"{settings.store.path} already exists; the demo needs a fresh STRONGROOM_HOME "
-            "(`make demo` uses ./.demo and starts it afresh)"
+            "(`make demo` uses ./.demo and starts it afresh)",
+            code=2,
         )
     os.environ.setdefault(people.PASSPHRASE_VARIABLE, DEMO_PASSPHRASE)
     init(admin_email=ADMIN_EMAIL, admin_name="Ada Admin", key_file=None, if_needed=False)
@@ -317,7 +310,7 @@ def projections_rebuild(
             try:
                 runner.projection(name)
             except KeyError as error:
-                fail(str(error.args[0]))
+                fail(str(error.args[0]), code=2)
             head = app.recorder.max_notification_id() or 0
             with Progress(
                 TextColumn(f"rebuilding {name}"),

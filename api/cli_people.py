@@ -17,10 +17,9 @@ from uuid import UUID
 
 import httpx
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from api.console import err, fail, out
 from client.api import ApiError, StrongroomClient
 from client.keys import KeyFileError, UserKeys
 from client.session_file import (
@@ -34,8 +33,6 @@ from client.session_file import (
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 PASSPHRASE_VARIABLE = "STRONGROOM_PASSPHRASE"
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 user_cli = typer.Typer(help="Register, list and administer user accounts.", no_args_is_help=True)
 team_cli = typer.Typer(
@@ -53,12 +50,6 @@ def home() -> Path:
     return Path(os.environ.get("STRONGROOM_HOME") or Path.home() / ".strongroom").expanduser()
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    # Escaped: messages quote things like [denied_burst] that Rich would take as markup.
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code)
-
-
 def passphrase(*, confirm: bool) -> str:
     """From STRONGROOM_PASSPHRASE, or asked for without echo."""
     given = os.environ.get(PASSPHRASE_VARIABLE)
@@ -74,22 +65,22 @@ def api_errors() -> Iterator[None]:
         yield
     except ApiError as error:
         if error.status == 401:
-            raise fail("not logged in, or the session ended: run `strongroom login`") from None
+            fail("not logged in, or the session ended: run `strongroom login`")
         detail = error.detail
         if isinstance(detail, list):
             detail = "; ".join(f"{d.get('field')}: {d.get('reason')}" for d in detail)
-        raise fail(f"{error.status}: {detail}") from None
+        fail(f"{error.status}: {detail}")
     except httpx.TransportError as error:
-        raise fail(f"cannot reach the server: {error}", code=2) from None
+        fail(f"cannot reach the server: {error}", code=2)
     except KeyFileError as error:
-        raise fail(str(error), code=2) from None
+        fail(str(error), code=2)
 
 
 @contextmanager
 def logged_in() -> Iterator[StrongroomClient]:
     saved = load_session(home())
     if saved is None:
-        raise fail("not logged in: run `strongroom login --email you@example.edu`")
+        fail("not logged in: run `strongroom login --email you@example.edu`")
     with api_errors(), StrongroomClient(saved.server, token=saved.token) as client:
         yield client
 
@@ -103,7 +94,7 @@ def user_ref(client: StrongroomClient, ref: str) -> str:
     for user in client.users():
         if user["email"] == ref.strip().lower():
             return str(user["id"])
-    raise fail(f"no user you can see has the email {ref}")
+    fail(f"no user you can see has the email {ref}")
 
 
 def team_ref(client: StrongroomClient, ref: str) -> str:
@@ -114,7 +105,7 @@ def team_ref(client: StrongroomClient, ref: str) -> str:
     for team in client.teams():
         if team["name"].lower() == ref.strip().lower():
             return str(team["id"])
-    raise fail(f"no team you can see is named {ref}")
+    fail(f"no team you can see is named {ref}")
 
 
 def show_users(users: list[dict[str, Any]]) -> None:
@@ -408,7 +399,7 @@ def alerts_watch(
     """Follow alerts as they are raised; reconnects without gaps (Ctrl-C to stop)."""
     saved = load_session(home())
     if saved is None:
-        raise fail("not logged in: run `strongroom login`")
+        fail("not logged in: run `strongroom login`")
     params = {
         k: v for k, v in {"min_severity": min_severity, "type": type, "actor": actor}.items() if v
     }
@@ -424,11 +415,11 @@ def alerts_watch(
                     headers={"Authorization": f"Bearer {saved.token}", "Last-Event-ID": str(last)},
                 ) as response:
                     if response.status_code in (401, 403):
-                        raise fail(
+                        fail(
                             "not allowed: the stream is for compliance officers with a live session"
                         )
                     if response.status_code == 422:
-                        raise fail(f"422: {response.read().decode()}")
+                        fail(f"422: {response.read().decode()}")
                     fields: dict[str, str] = {}
                     for line in response.iter_lines():
                         if line == "":
@@ -490,6 +481,6 @@ def dashboard() -> None:
     """Print a link to the live compliance dashboard."""
     saved = load_session(home())
     if saved is None:
-        raise fail("not logged in: run `strongroom login` as a compliance officer")
+        fail("not logged in: run `strongroom login` as a compliance officer")
     # The token travels in the fragment, which browsers never send to the server.
     out.print(f"{saved.server}/dashboard#token={saved.token}", highlight=False, soft_wrap=True)
