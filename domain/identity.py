@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from domain import clock, envelope
-from domain.access import Action, Permission, Role, decide, may_see
+from domain.access import Action, Permission, Role, Subject, decide, may_see
 from domain.aggregate import load
 from domain.denials import DeniedAttempt, Forbidden
 from domain.errors import InvalidInput
@@ -105,7 +105,6 @@ class IdentityCommands:
         from eventsourcing.application import Repository
 
         repository: Repository[UUID]
-        recorder: Any
 
         def save(self, *objs: Any, **kwargs: Any) -> Any: ...
 
@@ -185,7 +184,9 @@ class IdentityCommands:
         try:
             return self.user(UUID(actor))
         except ValueError:
-            raise Forbidden("act", f"{actor} is not a user") from None
+            reason = f"{actor} is not a user"
+            self.save(DeniedAttempt(action="act", target=None, reason=reason))
+            raise Forbidden("act", reason) from None
 
     def view_user(self, user_id: UUID) -> User:
         """A user's record, if the actor may see it."""
@@ -194,34 +195,10 @@ class IdentityCommands:
         self._authorise(actor, Action.VIEW_USER, target)
         return target
 
-    def visible_users(self, candidates: list[UUID]) -> list[User]:
-        """Of `candidates`, the users the acting user may see."""
+    def visible_people(self, candidates: list[Subject]) -> list[Subject]:
+        """Of `candidates` (e.g. from the users read model), those the actor may see."""
         actor = self.acting_user().subject()
-        users = [self.user(u) for u in candidates]
-        return [u for u in users if may_see(actor, u.subject())]
-
-    def _created_ids(self, topic: str) -> list[UUID]:
-        """Ids of every aggregate created with `topic`, in order.
-
-        A scan of the log; the read models of the projections issue replace it.
-        """
-        ids: list[UUID] = []
-        start = 1
-        while page := self.recorder.select_notifications(start=start, limit=1000, topics=[topic]):
-            ids += [n.originator_id for n in page]  # type: ignore[misc]
-            start = page[-1].id + 1
-        return ids
-
-    def all_user_ids(self) -> list[UUID]:
-        return self._created_ids("domain.users:User.Registered")
-
-    def all_team_ids(self) -> list[UUID]:
-        return self._created_ids("domain.teams:Team.Created")
-
-    def all_profiles(self) -> list[Profile]:
-        return [
-            self.repository.get(p) for p in self._created_ids("domain.profiles:Profile.Created")
-        ]
+        return [c for c in candidates if may_see(actor, c)]
 
     # -- administration of people -------------------------------------------------------
 
@@ -371,11 +348,10 @@ class IdentityCommands:
         self._authorise(actor, Action.VIEW_TEAM, None, team=team.id)
         return team
 
-    def visible_teams(self, candidates: list[UUID]) -> list[Team]:
+    def visible_team_ids(self, candidates: list[UUID]) -> list[UUID]:
         """Of `candidates`, the teams the actor may see (admins all; others their own)."""
         actor = self.acting_user().subject()
-        teams = [self.team(t) for t in candidates]
-        return [t for t in teams if decide(actor, Action.VIEW_TEAM, team=t.id)]
+        return [t for t in candidates if decide(actor, Action.VIEW_TEAM, team=t)]
 
     # -- profiles -----------------------------------------------------------------------
 

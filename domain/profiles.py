@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -32,6 +31,3 @@ class Profile(AuditedAggregate):
     def __init__(self, name: str, permissions: list[str]) -> None:
         self.name = name
         self.permissions = frozenset(Permission(p) for p in permissions)
-
-    def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "permissions": sorted(str(p) for p in self.permissions)}

@@ -11,6 +11,7 @@ from projections.alert_rules import AlertRules
 from projections.alerts import AlertRulesProcess, AlertsProjection
 from projections.identity import (
     DeniedProjection,
+    ProfilesProjection,
     SessionsProjection,
     TeamsProjection,
     UsersProjection,
@@ -24,6 +25,7 @@ def all_projections(app: Any, rules: AlertRules) -> list[Projection]:
         TeamsProjection(),
         SessionsProjection(),
         DeniedProjection(),
+        ProfilesProjection(),
         AlertRulesProcess(app, rules),
         AlertsProjection(),
     ]

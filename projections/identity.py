@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.utils import get_topic
 from sqlalchemy import (
@@ -22,7 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from domain.access import Role, Subject
 from domain.denials import DeniedAttempt
+from domain.profiles import Profile
 from domain.sessions import Session
 from domain.teams import Team
 from domain.users import User
@@ -288,3 +291,82 @@ class DeniedProjection(Projection):
                 client_ip=event.client_ip,
             )
         )
+
+
+profiles = Table(
+    "rm_profiles",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("permissions", JSON, nullable=False),
+)
+
+
+class ProfilesProjection(Projection):
+    name = "profiles"
+    tables = (profiles,)
+    topics = topics(Profile, "Created")
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        conn.execute(
+            profiles.insert().values(name=event.name, permissions=sorted(event.permissions))
+        )
+
+
+# -- listings served from the read models ---------------------------------------------
+
+
+def subject_of(row: Any) -> Subject:
+    """What the visibility rules need to know of a listed user."""
+    return Subject(
+        id=UUID(row.id),
+        role=Role(row.role),
+        active=row.active and not row.locked,
+        teams=frozenset(UUID(t) for t in row.teams),
+    )
+
+
+def user_listing(conn: Connection) -> list[Any]:
+    return list(conn.execute(select(users).order_by(users.c.registered_at, users.c.email)).all())
+
+
+def user_summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "email": row.email,
+        "name": row.name,
+        "role": row.role,
+        "active": row.active,
+        "locked": row.locked,
+        "teams": list(row.teams),
+        "profile": row.profile,
+        "permissions": list(row.permissions),
+        "last_login_at": row.last_login_at.isoformat() if row.last_login_at else None,
+    }
+
+
+def team_listing(conn: Connection) -> list[dict[str, Any]]:
+    members: dict[str, list[str]] = {}
+    for team_id, user_id in conn.execute(select(team_members)).all():
+        members.setdefault(team_id, []).append(user_id)
+    sub_admins: dict[str, list[str]] = {}
+    for team_id, user_id in conn.execute(select(team_sub_admins)).all():
+        sub_admins.setdefault(team_id, []).append(user_id)
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "quota": {
+                "storage_bytes": t.storage_bytes,
+                "vm_count": t.vm_count,
+                "cpu_cores": t.cpu_cores,
+            },
+            "members": sorted(members.get(t.id, [])),
+            "sub_admins": sorted(sub_admins.get(t.id, [])),
+        }
+        for t in conn.execute(select(teams).order_by(teams.c.name)).all()
+    ]
+
+
+def profile_listing(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(profiles).order_by(profiles.c.name)).all()
+    return [{"name": r.name, "permissions": list(r.permissions)} for r in rows]

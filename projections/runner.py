@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -241,6 +242,26 @@ class ProjectionRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+    def wait_until_current(self, names: list[str], timeout: float = 2.0) -> bool:
+        """Wait until these read models hold everything recorded before this call.
+
+        Queries answered from read models then see the caller's own earlier writes.
+        Returns False (and the caller serves what there is) if they lag beyond `timeout`.
+        """
+        head = self.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while self.position(name) < head:
+                seen = self.pages_committed
+                if self.position(name) >= head:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.notify()
+                self.wait_for_progress(seen, remaining)
+        return True
 
     def lag(self) -> dict[str, int]:
         head = self.recorder.max_notification_id() or 0

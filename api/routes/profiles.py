@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import App, CurrentPrincipal
 from domain.access import Permission
+from projections.identity import profile_listing
 
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 
@@ -26,5 +27,9 @@ def create_profile(body: NewProfile, app: App, principal: CurrentPrincipal) -> R
 
 
 @router.get("")
-def list_profiles(app: App, principal: CurrentPrincipal) -> list[dict[str, Any]]:
-    return [p.summary() for p in app.all_profiles()]
+def list_profiles(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """Every profile and the permissions it grants."""
+    runner = request.app.state.projections
+    runner.wait_until_current(["profiles"])
+    with runner.engine.connect() as conn:
+        return profile_listing(conn)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import App, CurrentPrincipal
 from domain.teams import Quota
+from projections.identity import team_listing
 
 router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
 
@@ -39,8 +40,14 @@ def create_team(body: NewTeam, app: App, principal: CurrentPrincipal) -> Created
 
 
 @router.get("")
-def list_teams(app: App, principal: CurrentPrincipal) -> list[dict[str, Any]]:
-    return [t.summary() for t in app.visible_teams(app.all_team_ids())]
+def list_teams(request: Request, app: App, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """The teams you may see: admins all, others the teams they manage or belong to."""
+    runner = request.app.state.projections
+    runner.wait_until_current(["teams"])
+    with runner.engine.connect() as conn:
+        listed = team_listing(conn)
+    visible = set(app.visible_team_ids([UUID(t["id"]) for t in listed]))
+    return [t for t in listed if UUID(t["id"]) in visible]
 
 
 @router.get("/{team_id}")

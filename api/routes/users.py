@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import App, CurrentPrincipal
 from domain.access import Permission, Role
 from domain.identity import Registration
+from projections.identity import subject_of, user_listing, user_summary
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -57,9 +58,14 @@ def me(app: App, principal: CurrentPrincipal) -> dict[str, Any]:
 
 
 @router.get("")
-def list_users(app: App, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def list_users(request: Request, app: App, principal: CurrentPrincipal) -> list[dict[str, Any]]:
     """The users you may see: super-admins all, admins all but super-admins, sub-admins theirs."""
-    return [u.summary() for u in app.visible_users(app.all_user_ids())]
+    runner = request.app.state.projections
+    runner.wait_until_current(["users"])
+    with runner.engine.connect() as conn:
+        rows = user_listing(conn)
+    visible = {s.id for s in app.visible_people([subject_of(r) for r in rows])}
+    return [user_summary(r) for r in rows if UUID(r.id) in visible]
 
 
 @router.get("/{user_id}")

@@ -309,3 +309,17 @@ def test_rule(shared_app: Strongroom, case: Case) -> None:
         assert denial.reason == refused.value.reason and denial.reason
         if case.target is not None:
             assert denial.target == str(world.ids[case.target])
+
+
+def test_an_actor_who_is_not_a_user_is_refused_and_recorded(shared_app: Strongroom) -> None:
+    from domain.envelope import AuditContext, acting_as
+
+    world = cast(shared_app)
+    with acting_as(AuditContext.system("a-rule-with-no-business-here")), pytest.raises(Forbidden):
+        shared_app.deactivate_user(world.ids["inA"])
+    position = shared_app.recorder.max_notification_id()
+    (notification,) = shared_app.recorder.select_notifications(start=position, limit=1)
+    denial = shared_app.mapper.to_domain_event(notification)
+    assert type(denial).__qualname__ == "DeniedAttempt.Recorded"
+    assert (denial.action, denial.actor_id) == ("act", "system:a-rule-with-no-business-here")
+    assert shared_app.user(world.ids["inA"]).active
