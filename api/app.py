@@ -1,4 +1,4 @@
-"""The FastAPI application: REST under /api/v1, health, and (later) SSE and the dashboard."""
+"""The FastAPI application: REST under /api/v1, health, metrics, SSE and the dashboard."""
 
 from __future__ import annotations
 
@@ -8,34 +8,37 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapters.bootstrap import bootstrap
-from adapters.ledger.sealer import PeriodicSealer
 from adapters.settings import Settings
 from api.context import AuditContextMiddleware
 from api.errors import install_error_handlers
 from api.routes import alerts, audit, auth, dashboard, health, metrics, profiles, teams, users
-from projections.alert_rules import AlertRules
-from projections.catalogue import open_runner
+
+# Each capability's router; a new capability adds its own here.
+ROUTERS = (
+    health.router,
+    audit.router,
+    auth.router,
+    users.router,
+    teams.router,
+    profiles.router,
+    alerts.router,
+    metrics.router,
+    dashboard.router,
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The web application for `settings`; the store opens when the app starts."""
-    rules = AlertRules.load(settings.alert_rules_path)  # a bad rules file stops us here
+    """The web application for `settings`; the system opens when the app starts."""
+    from projections.alert_rules import AlertRules
+
+    AlertRules.load(settings.alert_rules_path)  # a bad rules file stops us before serving
 
     @asynccontextmanager
     async def lifespan(web: FastAPI) -> AsyncIterator[None]:
-        strongroom = bootstrap(settings)
-        sealer = PeriodicSealer(strongroom.recorder.seal, settings.checkpoint_seconds)  # type: ignore[attr-defined]
-        sealer.start()
-        runner = open_runner(settings.projections_url, strongroom, rules=rules)
-        runner.start()
-        web.state.strongroom = strongroom
-        web.state.projections = runner
-        try:
+        with bootstrap(settings) as system:
+            system.start()
+            web.state.system = system
             yield
-        finally:
-            runner.stop()
-            sealer.stop()
-            strongroom.close()
 
     web = FastAPI(
         title="Strongroom",
@@ -46,13 +49,6 @@ def create_app(settings: Settings) -> FastAPI:
     web.state.settings = settings
     web.add_middleware(AuditContextMiddleware)
     install_error_handlers(web)
-    web.include_router(health.router)
-    web.include_router(audit.router)
-    web.include_router(auth.router)
-    web.include_router(users.router)
-    web.include_router(teams.router)
-    web.include_router(profiles.router)
-    web.include_router(alerts.router)
-    web.include_router(metrics.router)
-    web.include_router(dashboard.router)
+    for router in ROUTERS:
+        web.include_router(router)
     return web

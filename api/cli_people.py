@@ -6,7 +6,6 @@ talk to the server through the client SDK, exactly as any other REST client.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import typer
 from rich.table import Table
 
 from api.console import err, fail, out
+from api.passphrase import passphrase
 from client.api import ApiError, StrongroomClient
 from client.keys import KeyFileError, UserKeys
 from client.session_file import (
@@ -31,7 +31,6 @@ from client.session_file import (
 )
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
-PASSPHRASE_VARIABLE = "STRONGROOM_PASSPHRASE"
 
 
 user_cli = typer.Typer(help="Register, list and administer user accounts.", no_args_is_help=True)
@@ -48,14 +47,6 @@ KeyFile = Annotated[Path | None, typer.Option(help="Your key file (default: unde
 
 def home() -> Path:
     return Path(os.environ.get("STRONGROOM_HOME") or Path.home() / ".strongroom").expanduser()
-
-
-def passphrase(*, confirm: bool) -> str:
-    """From STRONGROOM_PASSPHRASE, or asked for without echo."""
-    given = os.environ.get(PASSPHRASE_VARIABLE)
-    if given:
-        return given
-    return str(typer.prompt("Key file passphrase", hide_input=True, confirmation_prompt=confirm))
 
 
 @contextmanager
@@ -389,49 +380,29 @@ def show_alert(alert: dict[str, Any]) -> None:
     )
 
 
+MinSeverity = Annotated[str | None, typer.Option(help="At least this severity.")]
+AlertType = Annotated[str | None, typer.Option(help='Only this type, e.g. "User Locked".')]
+AlertActor = Annotated[str | None, typer.Option(help="Only alerts raised by this actor (id).")]
+
+
 @alerts_cli.command("watch")
 def alerts_watch(
-    min_severity: Annotated[str | None, typer.Option(help="At least this severity.")] = None,
-    type: Annotated[str | None, typer.Option(help='Only this type, e.g. "User Locked".')] = None,
-    actor: Annotated[str | None, typer.Option(help="Only alerts raised by this actor.")] = None,
-    after: Annotated[int, typer.Option(help="Start after this log position.")] = 0,
+    min_severity: MinSeverity = None,
+    type: AlertType = None,
+    actor: AlertActor = None,
+    after: Annotated[int, typer.Option(min=0, help="Start after this log position.")] = 0,
 ) -> None:
     """Follow alerts as they are raised; reconnects without gaps (Ctrl-C to stop)."""
-    saved = load_session(home())
-    if saved is None:
-        fail("not logged in: run `strongroom login`")
-    params = {
-        k: v for k, v in {"min_severity": min_severity, "type": type, "actor": actor}.items() if v
-    }
-    last = after
+    filters = {"min_severity": min_severity, "type": type, "actor": actor}
     try:
-        while True:
-            try:
-                with httpx.stream(
-                    "GET",
-                    f"{saved.server}/api/v1/alerts/stream",
-                    params=params,
-                    timeout=None,
-                    headers={"Authorization": f"Bearer {saved.token}", "Last-Event-ID": str(last)},
-                ) as response:
-                    if response.status_code in (401, 403):
-                        fail(
-                            "not allowed: the stream is for compliance officers with a live session"
-                        )
-                    if response.status_code == 422:
-                        fail(f"422: {response.read().decode()}")
-                    fields: dict[str, str] = {}
-                    for line in response.iter_lines():
-                        if line == "":
-                            if fields.get("event") == "alert":
-                                alert = json.loads(fields["data"])
-                                show_alert(alert)
-                                last = int(alert["position"])
-                            fields = {}
-                        elif not line.startswith(":"):
-                            key, _, value = line.partition(":")
-                            fields[key] = value.strip()
-            except httpx.TransportError:
+        with logged_in() as client:
+            while True:
+                try:
+                    for alert in client.stream_alerts(after=after, **filters):
+                        show_alert(alert)
+                        after = int(alert["position"])
+                except httpx.TransportError:
+                    pass
                 err.print("[dim]connection lost; reconnecting…[/]")
                 time.sleep(1)
     except KeyboardInterrupt:
@@ -440,16 +411,17 @@ def alerts_watch(
 
 @alerts_cli.command("list")
 def alerts_list(
-    after: Annotated[int, typer.Option(help="Only alerts after this log position.")] = 0,
+    after: Annotated[int, typer.Option(min=0, help="Only alerts after this log position.")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    min_severity: Annotated[str | None, typer.Option(help="At least this severity.")] = None,
+    min_severity: MinSeverity = None,
+    type: AlertType = None,
+    actor: AlertActor = None,
 ) -> None:
     """Page through past alerts in log order."""
-    params: dict[str, Any] = {"after": after, "limit": limit}
-    if min_severity:
-        params["min_severity"] = min_severity
     with logged_in() as client:
-        page = client.request("GET", "/api/v1/alerts", params=params)
+        page = client.alerts(
+            after=after, limit=limit, min_severity=min_severity, type=type, actor=actor
+        )
     for alert in page["alerts"]:
         show_alert(alert)
     out.print(f"[dim]next: --after {page['next_after']}[/]")
@@ -462,7 +434,7 @@ def alerts_ack(
 ) -> None:
     """Acknowledge an alert."""
     with logged_in() as client:
-        client.request("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": note})
+        client.acknowledge_alert(alert_id, note)
     out.print("Acknowledged.")
 
 
@@ -473,7 +445,7 @@ def alerts_resolve(
 ) -> None:
     """Resolve an alert."""
     with logged_in() as client:
-        client.request("POST", f"/api/v1/alerts/{alert_id}/resolve", json={"note": note})
+        client.resolve_alert(alert_id, note)
     out.print("Resolved.")
 
 

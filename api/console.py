@@ -1,8 +1,11 @@
-"""Where the CLI writes: results on stdout, one-line errors on stderr."""
+"""Where the CLI writes: results on stdout, one-line errors on stderr, progress bars."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,3 +21,38 @@ def fail(message: str, code: int = 1) -> NoReturn:
     # Escaped: messages quote things like [denied_burst] that Rich would take as markup.
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
+
+
+@dataclass
+class Bar:
+    _progress: Any
+    _task: Any
+
+    def total(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+    def advance_to(self, done: int) -> None:
+        self._progress.update(self._task, completed=done)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Bar]:
+    """A progress bar on stderr for long work (shown only on a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn(escape(label)),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        yield Bar(progress, progress.add_task(label, total=None))

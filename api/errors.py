@@ -1,66 +1,68 @@
-"""The one place where exceptions become HTTP responses; no internals reach the client."""
+"""Where exceptions become HTTP responses: one handler per kind, no internals to clients.
+
+Each capability's errors subclass a kind from `domain.errors`, so they need no
+handler of their own. The catch-all is for real faults only: it answers a bare
+500 (still with the request's id), and the server logs the traceback once.
+"""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable
 
 from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
-from domain.alerts import AlertNotFound
-from domain.denials import Forbidden
-from domain.errors import InvalidInput
-from domain.installation import AlreadyInitialised
-from domain.profiles import ProfileExists, ProfileNotFound
-from domain.sessions import AuthenticationFailed
-from domain.teams import TeamNameTaken, TeamNotFound
-from domain.users import EmailTaken, UserNotFound
+from domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from projections.runner import ProjectionStalled
 
-log = logging.getLogger(__name__)
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 
-# Domain errors and their status codes; each area adds its own.
-STATUS_OF: dict[type[Exception], int] = {
-    UserNotFound: 404,
-    AlertNotFound: 404,
-    TeamNotFound: 404,
-    ProfileNotFound: 404,
-    Forbidden: 403,  # already recorded by the domain before it was raised
-    EmailTaken: 409,
-    TeamNameTaken: 409,
-    ProfileExists: 409,
-    AlreadyInitialised: 409,
-    IntegrityError: 409,  # someone else changed the same thing first: retry
-}
+
+def _with_request_id(request: Request, response: Response) -> Response:
+    audit = getattr(request.state, "audit", None)
+    if audit is not None:
+        response.headers["X-Request-ID"] = audit.request_id
+    return response
+
+
+def _field_of(location: tuple[object, ...]) -> str:
+    return ".".join(str(part) for part in location if part not in ("body", "query", "path"))
+
+
+def _simple(status: int, **headers: str) -> Handler:
+    async def handle(request: Request, error: Exception) -> Response:
+        return JSONResponse(status_code=status, content={"detail": str(error)}, headers=headers)
+
+    return handle
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            status_code=422,
-            content={
-                "detail": [
-                    {
-                        "field": ".".join(
-                            str(part) for part in item["loc"] if part not in ("body", "query")
-                        ),
-                        "reason": item["msg"],
-                    }
-                    for item in error.errors()
-                ]
-            },
-        )
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        problems = [
+            {"field": _field_of(tuple(item["loc"])) or "body", "reason": item["msg"]}
+            for item in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": problems})
 
     @app.exception_handler(InvalidInput)
-    async def invalid_input(request: Request, error: InvalidInput) -> JSONResponse:
+    async def invalid_input(request: Request, error: InvalidInput) -> Response:
         return JSONResponse(
             status_code=422, content={"detail": [{"field": error.field, "reason": error.reason}]}
         )
 
-    @app.exception_handler(AuthenticationFailed)
-    async def unauthenticated(request: Request, error: AuthenticationFailed) -> JSONResponse:
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, error: Exception) -> Response:
         # The reason is in the audit trail; the client learns nothing that helps guessing.
         return JSONResponse(
             status_code=401,
@@ -68,11 +70,19 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
 
+    @app.exception_handler(IntegrityError)
+    async def raced(request: Request, error: Exception) -> Response:
+        # Someone else changed the same aggregate first.
+        return JSONResponse(status_code=409, content={"detail": "conflict: retry"})
+
+    app.add_exception_handler(Forbidden, _simple(403))  # recorded before it was raised
+    app.add_exception_handler(NotFound, _simple(404))
+    app.add_exception_handler(Conflict, _simple(409))
+    app.add_exception_handler(Unavailable, _simple(503))
+    app.add_exception_handler(ProjectionStalled, _simple(503))
+
     @app.exception_handler(Exception)
-    async def any_error(request: Request, error: Exception) -> JSONResponse:
-        for kind, status in STATUS_OF.items():
-            if isinstance(error, kind):
-                detail = "conflict: retry" if kind is IntegrityError else str(error)
-                return JSONResponse(status_code=status, content={"detail": detail})
-        log.exception("unhandled error in %s %s", request.method, request.url.path)
-        return JSONResponse(status_code=500, content={"detail": "internal error"})
+    async def fault(request: Request, error: Exception) -> Response:
+        # Starlette re-raises after this answer, and the server logs the traceback once.
+        response = JSONResponse(status_code=500, content={"detail": "internal error"})
+        return _with_request_id(request, response)

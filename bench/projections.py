@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from domain.identity import Identity
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eventsourcing.persistence import Tracking  # noqa: E402
@@ -36,8 +38,10 @@ from eventsourcing.projection import ProjectionRunner as LibraryRunner  # noqa: 
 from eventsourcing.utils import get_topic  # noqa: E402
 from psycopg.sql import SQL, Identifier  # noqa: E402
 
-from adapters.bootstrap import bootstrap  # noqa: E402
+from adapters.bootstrap import open_system  # noqa: E402
 from adapters.clock import SystemClock  # noqa: E402
+from adapters.ledger.port import Ledger  # noqa: E402
+from api.world import World  # noqa: E402
 from bench.store import store  # noqa: E402
 from client.api import StrongroomClient  # noqa: E402
 from domain.access import Permission, Role  # noqa: E402
@@ -45,10 +49,10 @@ from domain.application import Strongroom  # noqa: E402
 from domain.clock import install_clock  # noqa: E402
 from domain.envelope import AuditContext, acting_as  # noqa: E402
 from domain.users import User  # noqa: E402
+from projections.alert_rules import AlertRules  # noqa: E402
 from projections.catalogue import open_runner  # noqa: E402
 from projections.runner import Hooks  # noqa: E402
 from tests.live_server import live_server  # noqa: E402
-from tests.world import World  # noqa: E402
 
 USER_TOPICS = tuple(f"{get_topic(User)}.{n}" for n in ("Registered", "PermissionsChanged"))
 
@@ -137,7 +141,7 @@ def library_rebuild(settings: Any, head: int) -> float:
 
 
 def ours_rebuild(settings: Any, app: Strongroom, head: int) -> float:
-    runner = open_runner(settings.projections_url, app)
+    runner = open_runner(settings.projections_url, app, Ledger(app.recorder), rules=AlertRules())
     started = time.perf_counter()
     runner.rebuild("users")
     return head / (time.perf_counter() - started)
@@ -150,13 +154,15 @@ def percentile(values: list[float], p: float) -> float:
 
 def lag_to_read_model(settings: Any, commands: int, rate: float) -> list[float]:
     """Save → users read model, in ms: writer and runner in one process, as in the server."""
-    app = bootstrap(settings)
+    app = open_system(settings).app
     world = World(app)
     targets = [world.person(f"t{i}") for i in range(4)]
     committed: dict[int, float] = {}
     runner = open_runner(
         settings.projections_url,
         app,
+        Ledger(app.recorder),
+        rules=AlertRules(),
         hooks=Hooks(
             after_commit=lambda name, pos: (
                 committed.__setitem__(pos, time.perf_counter()) if name == "users" else None
@@ -169,7 +175,7 @@ def lag_to_read_model(settings: Any, commands: int, rate: float) -> list[float]:
     try:
         for i in range(commands):
             with world.acting("root"):
-                app.change_role(targets[i % 4], (Role.SUB_ADMIN, Role.USER)[(i // 4) % 2])
+                Identity(app).change_role(targets[i % 4], (Role.SUB_ADMIN, Role.USER)[(i // 4) % 2])
             saved_at[app.recorder.max_notification_id() or 0] = time.perf_counter()
             time.sleep(1 / rate)
         time.sleep(1)
@@ -186,12 +192,14 @@ def lag_to_read_model(settings: Any, commands: int, rate: float) -> list[float]:
 
 def lag_to_subscriber(settings: Any, commands: int, rate: float) -> list[float]:
     """A role change over HTTP → its "Role Changed" alert on an SSE stream, in ms."""
-    app = bootstrap(settings)
+    app = open_system(settings).app
     world = World(app)
     world.person("officer")
     targets = [str(world.person(f"t{i}")) for i in range(4)]
     with world.acting("root"):
-        app.set_permissions(world.ids["officer"], grant={Permission.AUDIT}, restrict=set())
+        Identity(app).set_permissions(
+            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
+        )
     head = app.recorder.max_notification_id() or 0
     app.close()
     received: dict[int, float] = {}
@@ -247,7 +255,7 @@ def main() -> None:
     rows = []
     for kind in ("sqlite", "postgres"):
         with store(kind) as settings:
-            app = bootstrap(settings)
+            app = open_system(settings).app
             head = build_log(app, users, per_user)
             ours = ours_rebuild(settings, app, head)
             lib = library_rebuild(settings, head) if kind == "postgres" else None

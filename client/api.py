@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import json
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
 
 from client.keys import UserKeys
+from client.sse import parse_events
 
 
 class ApiError(Exception):
@@ -41,15 +44,13 @@ class StrongroomClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        response = self._http.request(method, path, headers=headers, **kwargs)
+        response = self._http.request(method, path, headers=self._headers(), **kwargs)
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail")
-            except ValueError:
-                detail = response.text
-            raise ApiError(response.status_code, detail)
+            raise _api_error(response)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
@@ -148,3 +149,74 @@ class StrongroomClient:
 
     def profiles(self) -> list[dict[str, Any]]:
         return list(self.request("GET", "/api/v1/profiles"))
+
+    # -- alerts (compliance officers) -------------------------------------------------
+
+    def alerts(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        min_severity: str | None = None,
+        type: str | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of past alerts in log order: `{"alerts": [...], "next_after": N}`."""
+        params = _filters(min_severity=min_severity, type=type, actor=actor)
+        params.update(after=after, limit=limit)
+        return dict(self.request("GET", "/api/v1/alerts", params=params))
+
+    def acknowledge_alert(self, alert_id: str, note: str = "") -> None:
+        self.request("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": note})
+
+    def resolve_alert(self, alert_id: str, note: str = "") -> None:
+        self.request("POST", f"/api/v1/alerts/{alert_id}/resolve", json={"note": note})
+
+    def stream_alerts(
+        self,
+        *,
+        after: int | None = None,
+        min_severity: str | None = None,
+        type: str | None = None,
+        actor: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Alerts from the live stream, after position `after`, until the server hangs up."""
+        headers = self._headers()
+        if after is not None:
+            headers["Last-Event-ID"] = str(after)
+        params = _filters(min_severity=min_severity, type=type, actor=actor)
+        with self._http.stream(
+            "GET", "/api/v1/alerts/stream", params=params, headers=headers, timeout=timeout
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise _api_error(response)
+            for event in parse_events(response.iter_lines()):
+                if event.event == "alert":
+                    yield dict(json.loads(event.data))
+
+    def follow_alerts(
+        self, *, after: int = 0, retry_seconds: float = 1.0, **filters: str | None
+    ) -> Iterator[dict[str, Any]]:
+        """Alerts as they are raised, forever: reconnects without gaps or repeats."""
+        while True:
+            try:
+                for alert in self.stream_alerts(after=after, **filters):  # type: ignore[arg-type]
+                    after = int(alert["position"])
+                    yield alert
+            except httpx.TransportError:
+                pass
+            time.sleep(retry_seconds)
+
+
+def _filters(**given: str | None) -> dict[str, Any]:
+    return {key: value for key, value in given.items() if value}
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = response.text
+    return ApiError(response.status_code, detail)

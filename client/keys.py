@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from domain.identity import registration_message
-from domain.sessions import login_message
+from domain.messages import login_message, registration_message
 
 _PEM_END = b"-----END ENCRYPTED PRIVATE KEY-----"
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import field
 from datetime import datetime
-from typing import Any, TypeVar
-from uuid import UUID
+from typing import ClassVar
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as LibrarySnapshot
 
 from domain import clock, envelope
+from domain.errors import NotFound
 
 
 def _required(name: str) -> Callable[[], str]:
@@ -36,6 +35,9 @@ def _optional(name: str) -> Callable[[], str | None]:
 
 
 class AuditedAggregate(Aggregate):
+    # What loading a missing one raises; each aggregate names its own NotFound.
+    missing: ClassVar[type[NotFound]] = NotFound
+
     class Event(Aggregate.Event):
         actor_id: str = field(default_factory=_required("actor_id"), init=False)
         actor_role: str = field(default_factory=_required("actor_role"), init=False)
@@ -54,17 +56,3 @@ class AuditedAggregate(Aggregate):
         @staticmethod
         def create_timestamp() -> datetime:
             return clock.now()
-
-
-T = TypeVar("T", bound=AuditedAggregate)
-
-
-def load(repository: Any, aggregate_id: UUID, kind: type[T], missing: type[Exception]) -> T:
-    """The aggregate with this id if it is a `kind`; otherwise `missing` (a not-found error)."""
-    try:
-        found = repository.get(aggregate_id)
-    except AggregateNotFoundError:
-        raise missing(f"no {kind.__name__.lower()} {aggregate_id}") from None
-    if not isinstance(found, kind):
-        raise missing(f"no {kind.__name__.lower()} {aggregate_id}")
-    return found

@@ -1,25 +1,21 @@
 """Alerts: raised by the system's rules, acknowledged and resolved by compliance officers.
 
 An alert's id comes from its rule and the log position of what triggered it, so
-the rules process can replay a page after a crash without raising anything twice.
+a rule that sees the same event twice can never raise it twice.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 
-from domain.access import Permission, permitted
-from domain.aggregate import AuditedAggregate, load
-from domain.denials import DeniedAttempt, Forbidden
+from domain.aggregate import AuditedAggregate
+from domain.audit_access import AlertCase, AuditAction, AuditTrail
+from domain.capability import Capability
 from domain.envelope import AuditContext, acting_as
-from domain.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from domain.users import User
+from domain.errors import InvalidInput, NotFound
+from domain.users import User
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -31,11 +27,13 @@ def severity_rank(severity: str) -> int:
         raise InvalidInput("severity", f"one of {', '.join(SEVERITIES)}") from None
 
 
-class AlertNotFound(Exception):
+class AlertNotFound(NotFound):
     """No alert with that id."""
 
 
 class Alert(AuditedAggregate):
+    missing = AlertNotFound
+
     @staticmethod
     def create_id(rule: str, source_position: int) -> UUID:  # type: ignore[override]
         return uuid5(NAMESPACE_URL, f"strongroom:alert:{rule}:{source_position}")
@@ -68,58 +66,67 @@ class Alert(AuditedAggregate):
     def resolve(self, note: str) -> None:
         self.status = "resolved"
 
+    def case(self) -> AlertCase:
+        return AlertCase(self.id, self.subject, self.source_actor)
 
-class AlertCommands:
-    """Mixed into the Strongroom application: officers work the alert queue."""
 
-    if TYPE_CHECKING:
-        repository: Any
+class Alerts(Capability):
+    """Officers work the alert queue; the system raises alerts outside the rules process."""
 
-        def save(self, *objs: Any, **kwargs: Any) -> Any: ...
-        def acting_user(self) -> User: ...
-
-    def require_audit(self, action: str) -> User:
+    def officer(self, action: AuditAction) -> User:
         """The acting user, if it holds the audit capability; a refusal is recorded."""
         actor = self.acting_user()
-        if not permitted(actor.subject(), Permission.AUDIT):
-            reason = "only compliance officers (the audit capability) may do this"
-            self.save(DeniedAttempt(action=action, target=None, reason=reason))
-            raise Forbidden(action, reason)
+        self.authorise(actor, action, AuditTrail())
         return actor
 
     def alert(self, alert_id: UUID) -> Alert:
-        return load(self.repository, alert_id, Alert, AlertNotFound)
+        return self.load(Alert, alert_id)
 
-    def raise_integrity_alert(self, position: int, kind: str, detail: str) -> UUID:
-        """Verification found the audit log altered: a critical "Hash alert", once per position."""
-        alert_id = Alert.create_id("hash", position)
-        try:
-            self.repository.get(alert_id)
-        except AggregateNotFoundError:
-            with acting_as(AuditContext.system("audit-verify")):
-                self.save(
-                    Alert(
-                        "hash",
-                        position,
-                        "Hash alert",
-                        "critical",
-                        None,
-                        f"position {position}: {kind}: {detail}",
-                        "system:audit-verify",
-                    )
-                )
-        return alert_id
-
-    def acknowledge_alert(self, alert_id: UUID, note: str = "") -> None:
-        self.require_audit("acknowledge-alert")
-        alert = self.alert(alert_id)
+    def acknowledge(self, alert_id: UUID, note: str = "") -> None:
+        actor, alert = self.acting_user(), self.alert(alert_id)
+        self.authorise(actor, AuditAction.ACKNOWLEDGE_ALERT, alert.case())
         if alert.status == "open":
             alert.acknowledge(note=note)
             self.save(alert)
 
-    def resolve_alert(self, alert_id: UUID, note: str = "") -> None:
-        self.require_audit("resolve-alert")
-        alert = self.alert(alert_id)
+    def resolve(self, alert_id: UUID, note: str = "") -> None:
+        actor, alert = self.acting_user(), self.alert(alert_id)
+        self.authorise(actor, AuditAction.RESOLVE_ALERT, alert.case())
         if alert.status != "resolved":
             alert.resolve(note=note)
             self.save(alert)
+
+    def raise_system_alert(
+        self,
+        rule: str,
+        position: int,
+        *,
+        type: str,
+        severity: str,
+        subject: str | None,
+        message: str,
+        on_behalf_of: str | None = None,
+    ) -> UUID:
+        """An alert the system raises itself, once per rule and position.
+
+        The alert is recorded as `system:<on_behalf_of or rule>`: the rule that fired.
+        """
+        alert_id = Alert.create_id(rule, position)
+        if self.find(Alert, alert_id) is None:
+            context = AuditContext.system(on_behalf_of or rule)
+            with acting_as(context):
+                alert = Alert(rule, position, type, severity, subject, message, context.actor_id)
+                self.save(alert)
+        return alert_id
+
+    def raise_integrity_alert(self, position: int, kind: str, detail: str) -> UUID:
+        """Verification found the audit log altered: a critical "Hash alert", once per position."""
+        return self.raise_system_alert(
+            "hash",
+            position,
+            type="Hash alert",
+            severity="critical",
+            subject=None,
+            message=f"position {position}: {kind}: {detail}",
+            on_behalf_of="audit-verify",
+        )

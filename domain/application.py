@@ -1,25 +1,31 @@
 """The Strongroom application: one event store, one notification log, every aggregate.
 
-All aggregates record into this one application so the notification position
-is the single audit timeline.  Each command loads, acts and saves everything
-that changes together in one `save()` call.
+Every capability's use cases (`domain.identity.Identity`, `domain.logins.Logins`,
+`domain.alerts.Alerts`, …) run over this one application, so the notification
+position is the single audit timeline. The application itself only knows how
+things are stored: snapshots, transcodings, and `record`, which saves outcomes
+together with a process's tracking position.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, cast
+from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import ProcessRecorder, Tracking, Transcoder
 from eventsourcing.utils import EnvType
 
-from domain import transcodings
 from domain.aggregate import AuditedAggregate
-from domain.alerts import AlertCommands
-from domain.identity import IdentityCommands
-from domain.installation import INSTALLATION_ID, AlreadyInitialised, Installation
+from domain.transcodings import DomainTranscoder
 
 DEFAULT_SNAPSHOT_INTERVAL = 100
+
+
+class SignatureVerifier(Protocol):
+    def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool:
+        """Whether `signature` over `message` was made by the Ed25519 `public_key`."""
+        ...
 
 
 class _IntervalsByBaseClass(dict[type, int]):
@@ -36,9 +42,10 @@ class _IntervalsByBaseClass(dict[type, int]):
         return default
 
 
-class Strongroom(IdentityCommands, AlertCommands, Application):
+class Strongroom(Application[UUID]):
     name = "strongroom"
     is_snapshotting_enabled = True
+    signatures: SignatureVerifier  # a port, plugged in by bootstrap
 
     def __init__(self, env: EnvType | None = None, **kwargs: Any) -> None:
         super().__init__(env, **kwargs)
@@ -49,29 +56,25 @@ class Strongroom(IdentityCommands, AlertCommands, Application):
         # Per instance, as the interval is configuration (the library reads it via self).
         self.snapshotting_intervals = _IntervalsByBaseClass({AuditedAggregate: interval})  # type: ignore[misc]
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        for transcoding in transcodings.ALL:
-            transcoder.register(transcoding)
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = DomainTranscoder()
+        self.register_transcodings(transcoder)  # the library's own: UUID, datetime, Decimal
+        return transcoder
 
-    def initialise(self, *, audit_key_id: str, audit_public_key: str, store_kind: str) -> None:
-        """Record that this store was initialised, and with which audit key."""
-        if self.is_initialised():
-            raise AlreadyInitialised("this store is already initialised")
-        self.save(
-            Installation(
-                audit_key_id=audit_key_id,
-                audit_public_key=audit_public_key,
-                store_kind=store_kind,
-            )
-        )
+    def record(self, tracking: Tracking, *objs: Any) -> None:
+        """Save `objs` and a process's tracking position in one transaction.
 
-    def is_initialised(self) -> bool:
-        try:
-            self.repository.get(INSTALLATION_ID)
-        except AggregateNotFoundError:
-            return False
-        return True
+        The recorder refuses a position that is not past the one recorded, so
+        a process that repeats a page after a crash cannot record its outcomes twice
+        (the library's `IntegrityError`).
+        """
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking)
+        processing.collect_events(*objs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
 
-    def installation(self) -> Installation:
-        return self.repository.get(INSTALLATION_ID)  # type: ignore[no-any-return]
+    def recorded_upto(self, process: str) -> int:
+        """The last position a process recorded outcomes for (0 if none)."""
+        # The chained recorders are process recorders (adapters.ledger).
+        return cast(ProcessRecorder, self.recorder).max_tracking_id(process) or 0

@@ -7,15 +7,6 @@ from eventsourcing.domain import event
 from domain.aggregate import AuditedAggregate
 
 
-class Forbidden(Exception):
-    """The actor may not do this; the refusal was recorded before this was raised."""
-
-    def __init__(self, action: str, reason: str) -> None:
-        super().__init__(f"{action}: {reason}")
-        self.action = action
-        self.reason = reason
-
-
 class DeniedAttempt(AuditedAggregate):
     @event("Recorded")
     def __init__(self, action: str, target: str | None, reason: str) -> None:

@@ -8,11 +8,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.aggregate import AuditedAggregate
+from domain.capability import Capability
+from domain.errors import Conflict
 
 INSTALLATION_ID = uuid5(NAMESPACE_URL, "strongroom:installation")
 
 
-class AlreadyInitialised(Exception):
+class AlreadyInitialised(Conflict):
     """`strongroom init` ran before on this store."""
 
 
@@ -26,3 +28,23 @@ class Installation(AuditedAggregate):
         self.audit_key_id = audit_key_id
         self.audit_public_key = audit_public_key
         self.store_kind = store_kind
+
+
+class Setup(Capability):
+    def initialise(self, *, audit_key_id: str, audit_public_key: str, store_kind: str) -> None:
+        """Record that this store was initialised, and with which audit key."""
+        if self.is_initialised():
+            raise AlreadyInitialised("this store is already initialised")
+        self.save(
+            Installation(
+                audit_key_id=audit_key_id,
+                audit_public_key=audit_public_key,
+                store_kind=store_kind,
+            )
+        )
+
+    def is_initialised(self) -> bool:
+        return self.find(Installation, INSTALLATION_ID) is not None
+
+    def installation(self) -> Installation:
+        return self.load(Installation, INSTALLATION_ID)

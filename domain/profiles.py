@@ -8,13 +8,14 @@ from eventsourcing.domain import event
 
 from domain.access import Permission
 from domain.aggregate import AuditedAggregate
+from domain.errors import Conflict, NotFound
 
 
-class ProfileNotFound(Exception):
+class ProfileNotFound(NotFound):
     """No profile with that name."""
 
 
-class ProfileExists(Exception):
+class ProfileExists(Conflict):
     """A profile with that name already exists."""
 
 
@@ -23,6 +24,8 @@ def profile_id(name: str) -> UUID:
 
 
 class Profile(AuditedAggregate):
+    missing = ProfileNotFound
+
     @staticmethod
     def create_id(name: str) -> UUID:  # type: ignore[override]
         return profile_id(name)

@@ -8,19 +8,11 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.aggregate import AuditedAggregate
+from domain.errors import Unauthenticated
 
 
-class AuthenticationFailed(Exception):
+class AuthenticationFailed(Unauthenticated):
     """Login or session check failed; the reason is recorded, the client sees only 401."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def login_message(nonce: bytes, email: str) -> bytes:
-    """What a client signs to log in: the challenge, bound to the account."""
-    return b"strongroom-login-v1\n" + nonce + b"\n" + email.strip().lower().encode()
 
 
 class Challenge(AuditedAggregate):

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
 from domain.aggregate import AuditedAggregate
+from domain.errors import Conflict, NotFound
 
 
-class TeamNotFound(Exception):
+class TeamNotFound(NotFound):
     """No team with that id."""
 
 
-class TeamNameTaken(Exception):
+class TeamNameTaken(Conflict):
     """Another team already has that name."""
 
 
@@ -34,6 +34,8 @@ DEFAULT_QUOTA = Quota(storage_bytes=100 * 2**30, vm_count=2, cpu_cores=8)
 
 
 class Team(AuditedAggregate):
+    missing = TeamNotFound
+
     @event("Created")
     def __init__(self, *, name: str, quota: dict[str, int]) -> None:
         self.name = name
@@ -56,15 +58,6 @@ class Team(AuditedAggregate):
     @event("QuotaChanged")
     def change_quota(self, before: dict[str, int], after: dict[str, int]) -> None:
         self.quota = Quota(**after)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "name": self.name,
-            "quota": self.quota.as_dict(),
-            "members": sorted(str(m) for m in self.members),
-            "sub_admins": sorted(str(s) for s in self.sub_admins),
-        }
 
 
 class TeamName(AuditedAggregate):

@@ -1,14 +1,25 @@
-"""How aggregate state that JSON cannot hold is stored in snapshots (and events)."""
+"""How aggregate state that JSON cannot hold is stored in snapshots (and events).
+
+The named transcodings below are fixed: snapshots already stored use their names.
+Anything else a capability keeps in its state — an enum, a frozen dataclass
+defined in `domain` — is stored generically by its topic, so a new capability
+registers nothing here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields, is_dataclass
 from datetime import timedelta
+from enum import Enum
 from typing import Any
 
-from eventsourcing.persistence import Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.access import Permission, Role
 from domain.teams import Quota
+
+_OURS = "domain."
 
 
 class SetAsList(Transcoding):
@@ -77,7 +88,7 @@ class TimedeltaAsSeconds(Transcoding):
         return timedelta(seconds=data)
 
 
-ALL = [
+NAMED = [
     SetAsList(),
     FrozensetAsList(),
     RoleAsValue(),
@@ -85,3 +96,31 @@ ALL = [
     QuotaAsDict(),
     TimedeltaAsSeconds(),
 ]
+
+
+class DomainTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, plus domain enums and records stored by topic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for transcoding in NAMED:
+            self.register(transcoding)
+
+    def _encode_obj(self, o: Any) -> dict[str, Any]:
+        kind = type(o)
+        if kind not in self.types and kind.__module__.startswith(_OURS):
+            if isinstance(o, Enum):
+                return {"_type_": "enum", "_data_": [get_topic(kind), o.value]}
+            if is_dataclass(o):
+                values = {f.name: getattr(o, f.name) for f in fields(o)}
+                return {"_type_": "record", "_data_": [get_topic(kind), values]}
+        return super()._encode_obj(o)
+
+    def _decode_obj(self, d: dict[str, Any]) -> Any:
+        if len(d) == 2 and d.get("_type_") in ("enum", "record") and "_data_" in d:
+            topic, data = d["_data_"]
+            if not str(topic).startswith(_OURS):
+                raise ValueError(f"refusing to decode a type outside the domain: {topic!r}")
+            kind = resolve_topic(topic)
+            return kind(data) if d["_type_"] == "enum" else kind(**data)
+        return super()._decode_obj(d)

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
 from domain.access import DEFAULT_PERMISSIONS, Permission, Role, Subject
 from domain.aggregate import AuditedAggregate
+from domain.errors import Conflict, NotFound
 
 
-class UserNotFound(Exception):
+class UserNotFound(NotFound):
     """No user with that id or email."""
 
 
-class EmailTaken(Exception):
+class EmailTaken(Conflict):
     """Another account already uses that email."""
 
 
 class User(AuditedAggregate):
+    missing = UserNotFound
+    # Class defaults for state added after the first snapshots were taken.
+    last_login_at: datetime | None = None
+
     @event("Registered")
     def __init__(
         self, *, email: str, name: str, signing_public_key: str, encryption_public_key: str
@@ -59,24 +63,6 @@ class User(AuditedAggregate):
             released=self.released,
             permissions=self.permissions,
         )
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "email": self.email,
-            "name": self.name,
-            "role": str(self.role),
-            "active": self.active,
-            "locked": self.locked,
-            "teams": sorted(str(t) for t in self.teams),
-            "sub_admin_of": sorted(str(t) for t in self.sub_admin_of),
-            "profile": self.profile,
-            "permissions": sorted(str(p) for p in self.permissions),
-            "granted": sorted(str(p) for p in self.granted),
-            "restricted": sorted(str(p) for p in self.restricted),
-            "signing_public_key": self.signing_public_key,
-            "encryption_public_key": self.encryption_public_key,
-        }
 
     @event("Activated")
     def activate(self) -> None:
@@ -135,6 +121,7 @@ class User(AuditedAggregate):
         self.live_sessions = {s: e for s, e in self.live_sessions.items() if e > at}
         self.live_sessions[str(session_id)] = expires_at
         self.recent_failures = []
+        self.last_login_at = at
 
     @event("SessionsEnded")
     def sessions_ended(self, session_ids: list[UUID], reason: str) -> None:

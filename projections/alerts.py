@@ -9,13 +9,11 @@ position, so replaying a page after a crash raises nothing twice.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from eventsourcing.persistence import IntegrityError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -38,7 +36,7 @@ from domain.envelope import SYSTEM_ROLE, AuditContext, acting_as
 from domain.users import User
 from projections.alert_rules import AlertRules
 from projections.identity import topics
-from projections.runner import Projection, metadata
+from projections.runner import Process, Projection, metadata
 
 last_login = Table(
     "rm_alert_last_login",
@@ -61,7 +59,7 @@ out_of_hours_days = Table(
 )
 
 
-class AlertRulesProcess(Projection):
+class AlertRulesProcess(Process):
     name = "alert-rules"
     tables = (last_login, recent_denials, out_of_hours_days)
     topics = topics(
@@ -77,14 +75,18 @@ class AlertRulesProcess(Projection):
     ) | topics(DeniedAttempt, "Recorded")
 
     def __init__(self, app: Any, rules: AlertRules) -> None:
+        super().__init__()
         self.app = app
         self.rules = rules
         self._pending: list[dict[str, Any]] = []
+        self._recorded = False
 
     def before_page(self, conn: Connection) -> None:
         self._pending = []
 
-    def apply(self, conn: Connection, event: Any, position: int) -> None:
+    def handle(self, conn: Connection, event: Any, position: int, *, recorded: bool) -> None:
+        # Memory moves on either way; alerts are raised only for what is not recorded yet.
+        self._recorded = recorded
         kind = type(event).__name__
         r = self.rules
         subject = str(event.originator_id)
@@ -227,6 +229,8 @@ class AlertRulesProcess(Projection):
         message: str,
         event: Any,
     ) -> None:
+        if self._recorded:
+            return
         self._pending.append(
             dict(
                 rule=rule,
@@ -241,12 +245,11 @@ class AlertRulesProcess(Projection):
 
     def after_page(self, conn: Connection, last_position: int) -> None:
         for alert in self._pending:
-            # Already there if raised before a crash: the replayed page finds it recorded.
-            with (
-                acting_as(AuditContext.system(f"alert-rule:{alert['rule']}")),
-                contextlib.suppress(IntegrityError),
-            ):
-                self.app.save(Alert(**alert))
+            # The alert's id is the idempotency key: raised once, whatever replays.
+            if Alert.create_id(alert["rule"], alert["source_position"]) in self.app.repository:
+                continue
+            with acting_as(AuditContext.system(f"alert-rule:{alert['rule']}")):
+                self.outcome(Alert(**alert))
         self._pending = []
 
 

@@ -1,12 +1,18 @@
-"""Every projection the system keeps, and how to open the runner over them."""
+"""Every projection and process the system keeps, and how to open the runner over them.
+
+A capability that adds read models or processes adds them to `all_projections`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
+from adapters.ledger.port import Ledger
+from domain.application import Strongroom
 from projections.alert_rules import AlertRules
 from projections.alerts import AlertRulesProcess, AlertsProjection
 from projections.identity import (
@@ -16,10 +22,10 @@ from projections.identity import (
     TeamsProjection,
     UsersProjection,
 )
-from projections.runner import Hooks, Projection, ProjectionRunner
+from projections.runner import Hooks, Projection, ProjectionRunner, Stall
 
 
-def all_projections(app: Any, rules: AlertRules) -> list[Projection]:
+def all_projections(app: Strongroom, rules: AlertRules) -> list[Projection]:
     return [
         UsersProjection(),
         TeamsProjection(),
@@ -46,20 +52,21 @@ def projections_engine(url: str) -> Engine:
 
 def open_runner(
     url: str,
-    app: Any,
+    app: Strongroom,
+    ledger: Ledger,
     *,
-    rules: AlertRules | None = None,
+    rules: AlertRules,
     hooks: Hooks | None = None,
     page: int = 1000,
+    on_stall: Callable[[str, Stall], None] | None = None,
 ) -> ProjectionRunner:
     """A runner over every projection, reading `app`'s log into the database at `url`."""
-    runner = ProjectionRunner(
+    return ProjectionRunner(
         engine=projections_engine(url),
-        recorder=app.recorder,
-        decode=app.mapper.to_domain_event,
-        projections=all_projections(app, rules or AlertRules()),
+        app=app,
+        ledger=ledger,
+        projections=all_projections(app, rules),
         hooks=hooks,
         page=page,
+        on_stall=on_stall,
     )
-    app.recorder.ledger.listeners.append(runner.notify)
-    return runner

@@ -47,8 +47,13 @@ users = Table(
     Column("active", Boolean, nullable=False),
     Column("locked", Boolean, nullable=False),
     Column("teams", JSON, nullable=False),
+    Column("sub_admin_of", JSON, nullable=False),
     Column("profile", String(100)),
     Column("permissions", JSON, nullable=False),
+    Column("granted", JSON, nullable=False),
+    Column("restricted", JSON, nullable=False),
+    Column("signing_public_key", String(64), nullable=False),
+    Column("encryption_public_key", String(64), nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("last_login_at", DateTime(timezone=True)),
     Column("last_login_ip", String(64)),
@@ -72,6 +77,7 @@ class UsersProjection(Projection):
         "JoinedTeam",
         "LeftTeam",
         "ReleasedFromLastTeam",
+        "AssignedAsSubAdmin",
         "Locked",
         "Unlocked",
         "SessionStarted",
@@ -103,8 +109,13 @@ class UsersProjection(Projection):
                 active=False,
                 locked=False,
                 teams=[],
+                sub_admin_of=[],
                 profile=None,
                 permissions=["download", "view"],
+                granted=[],
+                restricted=[],
+                signing_public_key=event.signing_public_key,
+                encryption_public_key=event.encryption_public_key,
                 registered_at=event.timestamp,
                 last_login_at=None,
                 last_login_ip=None,
@@ -119,13 +130,26 @@ class UsersProjection(Projection):
         elif kind == "RoleChanged":
             row["role"] = event.after
         elif kind == "PermissionsChanged":
-            row.update(profile=event.profile, permissions=list(event.after))
+            row.update(
+                profile=event.profile,
+                permissions=list(event.after),
+                granted=list(event.granted),
+                restricted=list(event.restricted),
+            )
         elif kind == "JoinedTeam":
             row["teams"] = sorted({*row["teams"], str(event.team_id)})
         elif kind in ("LeftTeam", "ReleasedFromLastTeam"):
             row["teams"] = sorted(set(row["teams"]) - {str(event.team_id)})
             if kind == "ReleasedFromLastTeam":
-                row.update(active=False, profile=None, permissions=["download", "view"])
+                row.update(
+                    active=False,
+                    profile=None,
+                    permissions=["download", "view"],
+                    granted=[],
+                    restricted=[],
+                )
+        elif kind == "AssignedAsSubAdmin":
+            row["sub_admin_of"] = sorted({*row["sub_admin_of"], str(event.team_id)})
         elif kind in ("Locked", "Unlocked"):
             row["locked"] = kind == "Locked"
         elif kind == "SessionStarted":
@@ -327,21 +351,6 @@ def subject_of(row: Any) -> Subject:
 
 def user_listing(conn: Connection) -> list[Any]:
     return list(conn.execute(select(users).order_by(users.c.registered_at, users.c.email)).all())
-
-
-def user_summary(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "email": row.email,
-        "name": row.name,
-        "role": row.role,
-        "active": row.active,
-        "locked": row.locked,
-        "teams": list(row.teams),
-        "profile": row.profile,
-        "permissions": list(row.permissions),
-        "last_login_at": row.last_login_at.isoformat() if row.last_login_at else None,
-    }
 
 
 def team_listing(conn: Connection) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Follows the one audit timeline and keeps read models up to date, exactly once.
+"""Follows the one audit timeline and keeps read models and processes up to date, exactly once.
 
 Each projection owns SQLAlchemy tables and a row in `projection_tracking`. The
 runner pulls the notification log in pages (both stores; the library's own runner
@@ -7,6 +7,18 @@ one read-model transaction, and moves the tracking position to the page's last
 event in that same transaction, including events the projection ignores.
 A crash anywhere rolls the page back, and the next run applies it again from
 the tracked position. So every event is applied exactly once.
+
+A `Process` is a projection that also *acts*: it records outcome events into the
+event store, together with its own tracking position there, in one transaction
+(`Strongroom.record`). Its memory (tables like any projection's) commits after.
+If a crash falls between the two, the next run sees the event store's tracking
+ahead of its memory: it replays those events into memory only, and acts on
+nothing it already recorded. See docs/decisions/0004-processes.md.
+
+A projection that cannot apply an event stops alone: the runner commits what
+came before the event, marks the projection *stalled* at that position with the
+reason, tells `on_stall` once (an alert that does not depend on any projection),
+keeps every other projection following, and retries the stalled one now and then.
 """
 
 from __future__ import annotations
@@ -16,13 +28,19 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from hashlib import sha256
+from typing import Any, cast
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import IntegrityError as StoreIntegrityError
+from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+
+from adapters.ledger.port import Ledger
+from domain.application import Strongroom
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +53,17 @@ tracking = Table(
     Column("position", BigInteger, nullable=False),
 )
 
+# The shape each projection's tables were created with: a projection whose
+# tables change shape (a new column) is dropped and rebuilt from the log at start.
+schemas = Table(
+    "projection_schema",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+)
+
 PAGE = 1000
+RETRY_STALLED_SECONDS = 30.0
 
 
 class Projection(ABC):
@@ -54,8 +82,42 @@ class Projection(ABC):
         return None
 
     def after_page(self, conn: Connection, last_position: int) -> None:  # noqa: B027
-        """Hook for work done once per page, in its transaction (e.g. raising alerts)."""
+        """Hook for work done once per page, in its transaction."""
         return None
+
+
+class Process(Projection):
+    """A policy that follows the log and acts, recording what came of it.
+
+    `handle` reads a request (or any event), updates the process's memory, and
+    for an event whose outcome is not yet recorded carries the action out
+    (checking the target's real state first: the idempotency key) and hands the
+    aggregates with the outcome events to `outcome()`. The runner records them
+    with the tracking position in one transaction of the event store.
+    """
+
+    def __init__(self) -> None:
+        self._outcomes: list[Any] = []
+        self._recorded_upto = 0
+
+    @abstractmethod
+    def handle(self, conn: Connection, event: Any, position: int, *, recorded: bool) -> None:
+        """Handle one event. `recorded`: its outcome is in the store already
+        (a replay after a crash): update memory only, act on nothing."""
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        self.handle(conn, event, position, recorded=position <= self._recorded_upto)
+
+    def outcome(self, *aggregates: Any) -> None:
+        """Aggregates whose new events record what this process did."""
+        self._outcomes.extend(aggregates)
+
+    def start_page(self, recorded_upto: int) -> None:
+        self._outcomes, self._recorded_upto = [], recorded_upto
+
+    def take_outcomes(self) -> list[Any]:
+        outcomes, self._outcomes = self._outcomes, []
+        return outcomes
 
 
 @dataclass
@@ -64,6 +126,34 @@ class Hooks:
 
     between_apply_and_commit: Callable[[int], None] | None = None
     after_commit: Callable[[str, int], None] | None = None  # (projection, position)
+    after_outcomes_recorded: Callable[[str, int], None] | None = None  # (process, position)
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Why a projection stopped: the event it could not apply."""
+
+    position: int
+    reason: str
+    since: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    position: int
+    lag: int
+    state: str  # "following" (caught up), "lagging", or "stalled"
+    stall: Stall | None
+
+
+def shape_of(projection: Projection) -> str:
+    """A fingerprint of the tables' columns: names, types, nullability, keys."""
+    described = [
+        (t.name, [(c.name, str(c.type), c.nullable, c.primary_key) for c in t.columns])
+        for t in projection.tables
+    ]
+    return sha256(repr(described).encode()).hexdigest()[:32]
 
 
 def position_of(conn: Connection, name: str) -> int:
@@ -73,6 +163,17 @@ def position_of(conn: Connection, name: str) -> int:
 
 class AnotherRunnerMovedOn(Exception):
     """Another runner committed this page first; ours rolls back and reads on."""
+
+
+class ProjectionStalled(Exception):
+    """A read model asked for is stalled: what it would serve is not the truth."""
+
+    def __init__(self, name: str, stall: Stall) -> None:
+        super().__init__(
+            f"the {name} read model is stalled at position {stall.position}: {stall.reason}"
+        )
+        self.name = name
+        self.stall = stall
 
 
 def set_position(conn: Connection, name: str, position: int, *, was: int) -> None:
@@ -95,25 +196,38 @@ def set_position(conn: Connection, name: str, position: int, *, was: int) -> Non
         raise AnotherRunnerMovedOn(f"{name} moved past {was} meanwhile")
 
 
+class _Failed(Exception):
+    def __init__(self, position: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.position = position
+        self.error = error
+
+
 class ProjectionRunner:
-    """Catches up and follows the log for a set of projections."""
+    """Catches up and follows the log for a set of projections and processes."""
 
     def __init__(
         self,
         *,
         engine: Engine,
-        recorder: Any,
-        decode: Callable[[Notification], Any],
+        app: Strongroom,
+        ledger: Ledger,
         projections: Iterable[Projection],
         hooks: Hooks | None = None,
         page: int = PAGE,
+        on_stall: Callable[[str, Stall], None] | None = None,
+        retry_stalled_seconds: float = RETRY_STALLED_SECONDS,
     ) -> None:
         self.engine = engine
-        self.recorder = recorder
-        self.decode = decode
+        self.app = app
+        self.ledger = ledger
         self.projections = list(projections)
         self.hooks = hooks or Hooks()
         self.page = page
+        self.on_stall = on_stall
+        self.retry_stalled_seconds = retry_stalled_seconds
+        self.stalled: dict[str, Stall] = {}
+        self._retry_at: dict[str, float] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         # Counts committed pages, so readers (the SSE stream) wait for progress
@@ -125,10 +239,44 @@ class ProjectionRunner:
         self._one_page_at_a_time = threading.Lock()
         self._thread: threading.Thread | None = None
         self.create_tables()
+        ledger.on_commit(self.notify)
 
     def create_tables(self) -> None:
-        tables = [tracking, *(t for p in self.projections for t in p.tables)]
-        metadata.create_all(self.engine, tables=tables)
+        metadata.create_all(self.engine, tables=[tracking, schemas])
+        with self.engine.begin() as conn:
+            for projection in self.projections:
+                self._check_shape(conn, projection)
+        metadata.create_all(self.engine, tables=[t for p in self.projections for t in p.tables])
+
+    def _check_shape(self, conn: Connection, projection: Projection) -> None:
+        fingerprint = shape_of(projection)
+        held = conn.execute(
+            select(schemas.c.fingerprint).where(schemas.c.name == projection.name)
+        ).scalar_one_or_none()
+        if held == fingerprint:
+            return
+        if held is not None or position_of(conn, projection.name):
+            log.warning("the %s read model changed shape: rebuilding it", projection.name)
+        self._forget(conn, projection, drop=True)
+        conn.execute(schemas.delete().where(schemas.c.name == projection.name))
+        conn.execute(schemas.insert().values(name=projection.name, fingerprint=fingerprint))
+
+    def _forget(self, conn: Connection, projection: Projection, *, drop: bool = False) -> None:
+        """Empty (or drop) a projection's tables and its position, to replay it from zero.
+
+        A process first records in the event store how far it had got, so the
+        replay rebuilds its memory without acting on anything again.
+        """
+        reached = position_of(conn, projection.name)
+        if isinstance(projection, Process) and reached > self.app.recorded_upto(projection.name):
+            store = cast(ProcessRecorder, self.app.recorder)
+            store.insert_tracking(Tracking(projection.name, reached))
+        for table in reversed(projection.tables):
+            if drop:
+                table.drop(conn, checkfirst=True)
+            else:
+                conn.execute(table.delete())
+        conn.execute(tracking.delete().where(tracking.c.name == projection.name))
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:
@@ -144,35 +292,72 @@ class ProjectionRunner:
             return position_of(conn, name)
 
     def run_page(self, projection: Projection) -> int:
-        """Apply the next page; returns how many events it covered (0: caught up)."""
+        """Apply the next page; returns how many events it covered (0: caught up).
+
+        An event the projection cannot apply raises `_Failed` after the events
+        before it are committed.
+        """
         try:
             with self._one_page_at_a_time:
-                return self._apply_page(projection)
-        except (AnotherRunnerMovedOn, IntegrityError):
-            return 1  # someone else applied it; look again from where they left off
+                try:
+                    return self._apply_page(projection)
+                except _Failed as failed:
+                    # Commit what came before the bad event, so the stall names it.
+                    self._apply_page(projection, before=failed.position)
+                    raise
+        except (AnotherRunnerMovedOn, IntegrityError, StoreIntegrityError):
+            return 1  # someone else applied or recorded it; look again from where they left off
 
-    def _apply_page(self, projection: Projection) -> int:
+    def _apply_page(self, projection: Projection, before: int | None = None) -> int:
         with self.engine.begin() as conn:
             start = position_of(conn, projection.name)
-            page = self.recorder.select_notifications(
+            page: list[Notification] = self.app.recorder.select_notifications(
                 start=start, limit=self.page, inclusive_of_start=False
             )
+            if before is not None:
+                page = [n for n in page if n.id < before]
             if not page:
                 return 0
+            last = page[-1].id
+            process = projection if isinstance(projection, Process) else None
+            recorded_upto = self.app.recorded_upto(projection.name) if process else 0
+            if process is not None:
+                process.start_page(recorded_upto)
             projection.before_page(conn)
             for notification in page:
                 if notification.topic in projection.topics:
-                    projection.apply(conn, self.decode(notification), notification.id)
-            projection.after_page(conn, page[-1].id)
-            set_position(conn, projection.name, page[-1].id, was=start)
+                    try:
+                        event = self.app.mapper.to_domain_event(notification)
+                        projection.apply(conn, event, notification.id)
+                    except Exception as error:
+                        raise _Failed(notification.id, error) from error
+            try:
+                projection.after_page(conn, last)
+            except Exception as error:
+                raise _Failed(last, error) from error
+            if process is not None:
+                outcomes = process.take_outcomes()
+                if outcomes and last > recorded_upto:
+                    self._record(projection.name, last, outcomes)
+                    if self.hooks.after_outcomes_recorded is not None:
+                        self.hooks.after_outcomes_recorded(projection.name, last)
+            set_position(conn, projection.name, last, was=start)
             if self.hooks.between_apply_and_commit is not None:
-                self.hooks.between_apply_and_commit(page[-1].id)
+                self.hooks.between_apply_and_commit(last)
         with self._progress:
             self.pages_committed += 1
             self._progress.notify_all()
         if self.hooks.after_commit is not None:
-            self.hooks.after_commit(projection.name, page[-1].id)
+            self.hooks.after_commit(projection.name, last)
         return len(page)
+
+    def _record(self, name: str, last: int, outcomes: list[Any]) -> None:
+        try:
+            self.app.record(Tracking(name, last), *outcomes)
+        except StoreIntegrityError as error:
+            if self.app.recorded_upto(name) >= last:
+                raise  # another runner recorded this page first: roll back, read on
+            raise _Failed(last, error) from error  # an outcome itself conflicts
 
     def wait_for_progress(self, seen: int, timeout: float) -> int:
         """Block until a page commits after `seen` (a `pages_committed` value) or timeout."""
@@ -183,30 +368,78 @@ class ProjectionRunner:
     def catch_up(
         self, projection: Projection, progress: Callable[[int], None] | None = None
     ) -> int:
+        """Apply pages until caught up; a bad event stalls this projection and raises."""
         total = 0
-        while covered := self.run_page(projection):
-            total += covered
-            if progress is not None:
-                progress(self.position(projection.name))
+        try:
+            while covered := self.run_page(projection):
+                total += covered
+                if progress is not None:
+                    progress(self.position(projection.name))
+        except _Failed as failed:
+            self._stall(projection, failed)
+            raise ProjectionStalled(projection.name, self.stalled[projection.name]) from None
+        self._recovered(projection)
         return total
 
     def rebuild(self, name: str, progress: Callable[[int], None] | None = None) -> int:
         """Empty a projection's tables and replay the whole log into them."""
         projection = self.projection(name)
         with self.engine.begin() as conn:
-            for table in reversed(projection.tables):
-                conn.execute(table.delete())
-            conn.execute(tracking.delete().where(tracking.c.name == projection.name))
+            self._forget(conn, projection)
+        self.stalled.pop(name, None)
         return self.catch_up(projection, progress)
+
+    # -- stalls ---------------------------------------------------------------------
+
+    def _stall(self, projection: Projection, failed: _Failed) -> None:
+        name = projection.name
+        reason = f"{type(failed.error).__name__}: {failed.error}"[:500]
+        self._retry_at[name] = time.monotonic() + self.retry_stalled_seconds
+        known = self.stalled.get(name)
+        if known is not None and known.position == failed.position:
+            return  # said already; the retry failed the same way
+        stall = Stall(failed.position, reason)
+        self.stalled[name] = stall
+        log.error(
+            "projection %s stalled at position %d: %s",
+            name,
+            failed.position,
+            reason,
+            exc_info=failed.error,
+        )
+        if self.on_stall is not None:
+            try:
+                self.on_stall(name, stall)
+            except Exception:
+                log.exception("could not raise the alert for the stalled projection %s", name)
+
+    def _recovered(self, projection: Projection) -> None:
+        if self.stalled.pop(projection.name, None) is not None:
+            log.warning("projection %s follows the log again", projection.name)
 
     # -- all of them, live ----------------------------------------------------------
 
     def catch_up_all(self) -> int:
-        """Until a whole round moves nothing (a process may record new events, e.g. alerts)."""
+        """Until a whole round moves nothing (a process may record new events, e.g. alerts).
+
+        A stalled projection is skipped until its retry is due; the others follow.
+        """
         total = 0
-        while covered := sum(self.catch_up(p) for p in self.projections):
+        while True:
+            covered = 0
+            for projection in self.projections:
+                if not self._due(projection.name):
+                    continue
+                try:
+                    covered += self.catch_up(projection)
+                except ProjectionStalled:
+                    continue
+            if not covered:
+                return total
             total += covered
-        return total
+
+    def _due(self, name: str) -> bool:
+        return name not in self.stalled or time.monotonic() >= self._retry_at.get(name, 0.0)
 
     def notify(self) -> None:
         """Something was recorded: look now rather than at the next poll."""
@@ -215,21 +448,19 @@ class ProjectionRunner:
     def start(self, poll_seconds: float | None = None) -> None:
         """Follow the log in a thread: woken by new events, with polling as a safety net.
 
-        On Postgres the recorder's LISTEN wakes it for commits by any process, so
+        On Postgres the ledger's LISTEN wakes it for commits by any process, so
         the poll is slow; SQLite has no such channel across processes, so it polls
         quickly (in this process, commits wake it at once either way).
         """
-        listen = getattr(self.recorder, "listen", None)
-        if listen is not None:
-            listen(self.notify, self._stop)
+        listening = self.ledger.listen(self.notify, self._stop)
         if poll_seconds is None:
-            poll_seconds = 2.0 if listen is not None else 0.05
+            poll_seconds = 2.0 if listening else 0.05
 
         def follow() -> None:
             while not self._stop.is_set():
                 try:
                     self.catch_up_all()
-                except Exception:  # the next round retries from the tracked position
+                except Exception:  # the store itself failed: the next round retries
                     log.exception("projection runner failed a round")
                 self._wake.wait(poll_seconds)
                 self._wake.clear()
@@ -247,12 +478,15 @@ class ProjectionRunner:
         """Wait until these read models hold everything recorded before this call.
 
         Queries answered from read models then see the caller's own earlier writes.
-        Returns False (and the caller serves what there is) if they lag beyond `timeout`.
+        Raises `ProjectionStalled` for a stalled one; returns False (and the caller
+        serves what there is) if they lag beyond `timeout`.
         """
-        head = self.recorder.max_notification_id() or 0
+        head = self.ledger.head()
         deadline = time.monotonic() + timeout
         for name in names:
             while self.position(name) < head:
+                if name in self.stalled:
+                    raise ProjectionStalled(name, self.stalled[name])
                 seen = self.pages_committed
                 if self.position(name) >= head:
                     break
@@ -264,5 +498,17 @@ class ProjectionRunner:
         return True
 
     def lag(self) -> dict[str, int]:
-        head = self.recorder.max_notification_id() or 0
+        head = self.ledger.head()
         return {p.name: head - self.position(p.name) for p in self.projections}
+
+    def status(self) -> list[ProjectionStatus]:
+        """Each projection's position, lag and state, as health and metrics report it."""
+        head = self.ledger.head()
+        statuses = []
+        with self.engine.connect() as conn:
+            for p in self.projections:
+                position = position_of(conn, p.name)
+                stall = self.stalled.get(p.name)
+                state = "stalled" if stall else ("following" if position >= head else "lagging")
+                statuses.append(ProjectionStatus(p.name, position, head - position, state, stall))
+        return statuses

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
 from adapters.settings import Settings
 from domain.application import Strongroom
@@ -43,7 +43,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def app(settings: Settings, clock: ManualClock) -> Iterator[Strongroom]:
-    application = bootstrap(settings, clock=clock)
+    application = open_system(settings, clock=clock).app
     try:
         yield application
     finally:

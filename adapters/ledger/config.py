@@ -10,8 +10,8 @@ from pathlib import Path
 from eventsourcing.persistence import ProgrammingError
 from eventsourcing.utils import Environment
 
-from adapters.clock import SystemClock
 from adapters.ledger.checkpoints import CheckpointSigner, Witness
+from domain import clock
 
 DEFAULT_CHECKPOINT_EVERY = 1000
 
@@ -40,7 +40,7 @@ class LedgerConfig:
             signer=CheckpointSigner.from_file(Path(key_path)),
             checkpoint_every=parse_checkpoint_every(env.get(CHECKPOINT_EVERY)),
             witness=Witness(Path(witness_path)) if witness_path else None,
-            clock=SystemClock().now,
+            clock=clock.now,  # the injected clock, as for events
         )
 
 

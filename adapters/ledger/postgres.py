@@ -15,9 +15,9 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import (
-    PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
+    PostgresProcessRecorder,
 )
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -26,6 +26,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from adapters.ledger.chain import Link
 from adapters.ledger.checkpoints import Checkpoint
 from adapters.ledger.config import LedgerConfig, refuse_unchained_recorder
+from adapters.ledger.port import ChainedRecorder
 from adapters.ledger.writer import (
     CHECKPOINT_COLUMNS,
     LedgerSQL,
@@ -103,20 +104,29 @@ def ledger_sql(schema: str, events_table: str) -> LedgerSQL:
     )
 
 
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """Every insert also appends its chain links, and seals a checkpoint when due."""
+class ChainedPostgresApplicationRecorder(ChainedRecorder, PostgresProcessRecorder):
+    """Every insert also appends its chain links, and seals a checkpoint when due.
+
+    A process recorder too: a process's outcomes and its tracking position are
+    written in one transaction, through the chain like every other event.
+    """
 
     def __init__(
         self,
         datastore: PostgresDatastore,
         *,
         events_table_name: str = "stored_events",
+        tracking_table_name: str = "stored_tracking",
         config: LedgerConfig,
     ) -> None:
         if datastore.enable_db_functions:
             # The library's insert function bypasses the path that writes the chain.
             raise ProgrammingError("POSTGRES_ENABLE_DB_FUNCTIONS cannot be used with the ledger")
-        super().__init__(datastore, events_table_name=events_table_name)
+        super().__init__(
+            datastore,
+            events_table_name=events_table_name,
+            tracking_table_name=tracking_table_name,
+        )
         self.ledger = LedgerWriter(
             ledger_sql(datastore.schema, events_table_name),
             signer=config.signer,
@@ -161,7 +171,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             self.ledger.append(curs, ids, stored_events, head_cursor=head_cursor)
         return ids
 
-    def listen(self, callback: Callable[[], None], stop: threading.Event) -> threading.Thread:
+    def listen(self, callback: Callable[[], None], stop: threading.Event) -> bool:
         """Call `callback` whenever any process commits events (Postgres NOTIFY)."""
 
         conninfo = cast("dict[str, Any]", self.datastore.pool.kwargs)
@@ -179,9 +189,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                     log.warning("lost the Postgres notification channel; reconnecting")
                     stop.wait(1.0)
 
-        thread = threading.Thread(target=run, name="ledger-listen", daemon=True)
-        thread.start()
-        return thread
+        threading.Thread(target=run, name="ledger-listen", daemon=True).start()
+        return True
 
     def seal(self) -> Checkpoint | None:
         """Sign the current head now (the periodic sealer and `audit seal` use this)."""
@@ -200,6 +209,7 @@ class ChainedPostgresFactory(PostgresFactory):
         recorder = ChainedPostgresApplicationRecorder(
             self.datastore,
             events_table_name=prefix + "_events",
+            tracking_table_name=prefix + "_tracking",
             config=LedgerConfig.from_env(self.env),
         )
         if self.env_create_table():

@@ -7,15 +7,16 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, ProcessRecorder, StoredEvent
 from eventsourcing.sqlite import (
-    SQLiteApplicationRecorder,
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
+    SQLiteProcessRecorder,
 )
 
 from adapters.ledger.chain import Link
 from adapters.ledger.checkpoints import Checkpoint
 from adapters.ledger.config import LedgerConfig, refuse_unchained_recorder
+from adapters.ledger.port import ChainedRecorder
 from adapters.ledger.writer import (
     CHECKPOINT_COLUMNS,
     LedgerSQL,
@@ -81,8 +82,12 @@ def ledger_sql(events_table: str) -> LedgerSQL:
     )
 
 
-class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
-    """Every insert also appends its chain links, and seals a checkpoint when due."""
+class ChainedSQLiteApplicationRecorder(ChainedRecorder, SQLiteProcessRecorder):
+    """Every insert also appends its chain links, and seals a checkpoint when due.
+
+    A process recorder too: a process's outcomes and its tracking position are
+    written in one transaction, through the chain like every other event.
+    """
 
     def __init__(
         self,
@@ -98,7 +103,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             clock=config.clock,
             witness=config.witness,
         )
-        super().__init__(datastore, events_table_name)
+        super().__init__(datastore, events_table_name=events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.ledger.sql.create]

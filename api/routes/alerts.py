@@ -8,7 +8,6 @@ neither skip nor repeat.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -19,11 +18,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import App, CurrentPrincipal
+from api.deps import AlertUseCases, CurrentPrincipal, ReadModels
+from api.schemas import AlertOut, AlertPage, error_responses
 from domain.alerts import SEVERITIES, severity_rank
+from domain.audit_access import AuditAction
 from projections.alerts import alerts
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(
+    prefix="/api/v1/alerts",
+    tags=["alerts"],
+    responses=error_responses(401, 403, 404, 422),
+)
 
 KEEPALIVE_SECONDS = 15.0
 WAIT_SECONDS = 1.0
@@ -33,20 +38,20 @@ class Note(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-def alert_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "position": row.position,
-        "raised_at": row.raised_at.isoformat(),
-        "rule": row.rule,
-        "type": row.type,
-        "severity": row.severity,
-        "subject": row.subject,
-        "message": row.message,
-        "actor": row.source_actor,
-        "source_position": row.source_position,
-        "status": row.status,
-    }
+def alert_out(row: Any) -> AlertOut:
+    return AlertOut(
+        id=row.id,
+        position=row.position,
+        raised_at=row.raised_at,
+        rule=row.rule,
+        type=row.type,
+        severity=row.severity,
+        subject=row.subject,
+        message=row.message,
+        actor=row.source_actor,
+        source_position=row.source_position,
+        status=row.status,
+    )
 
 
 def query_alerts(
@@ -74,60 +79,69 @@ SeverityQuery = Query(None, description=f"at least this severity: {', '.join(SEV
 
 @router.get("")
 def list_alerts(
-    request: Request,
-    app: App,
+    officers: AlertUseCases,
     principal: CurrentPrincipal,
+    read_models: ReadModels,
     after: int = Query(0, ge=0, description="only alerts after this log position"),
     limit: int = Query(100, ge=1, le=1000),
     min_severity: str | None = SeverityQuery,
     type: str | None = Query(None, description='e.g. "User Locked"'),
     actor: str | None = Query(None, description="the actor whose action raised it"),
-) -> dict[str, Any]:
+) -> AlertPage:
     """Past alerts in log order; page with `after` = the last position you got."""
-    app.require_audit("read-alerts")
+    officers.officer(AuditAction.READ_ALERTS)
     rows = query_alerts(
-        request.app.state.projections.engine,
+        read_models.engine,
         after=after,
         limit=limit,
         min_severity=min_severity,
         type=type,
         actor=actor,
     )
-    return {
-        "alerts": [alert_json(r) for r in rows],
-        "next_after": rows[-1].position if rows else after,
-    }
+    return AlertPage(
+        alerts=[alert_out(r) for r in rows],
+        next_after=rows[-1].position if rows else after,
+    )
 
 
 @router.post("/{alert_id}/acknowledge", status_code=204)
-def acknowledge(alert_id: UUID, body: Note, app: App, principal: CurrentPrincipal) -> Response:
-    app.acknowledge_alert(alert_id, body.note)
+def acknowledge(
+    alert_id: UUID, body: Note, officers: AlertUseCases, principal: CurrentPrincipal
+) -> Response:
+    officers.acknowledge(alert_id, body.note)
     return Response(status_code=204)
 
 
 @router.post("/{alert_id}/resolve", status_code=204)
-def resolve(alert_id: UUID, body: Note, app: App, principal: CurrentPrincipal) -> Response:
-    app.resolve_alert(alert_id, body.note)
+def resolve(
+    alert_id: UUID, body: Note, officers: AlertUseCases, principal: CurrentPrincipal
+) -> Response:
+    officers.resolve(alert_id, body.note)
     return Response(status_code=204)
 
 
-@router.get("/stream")
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "alerts as SSE"}},
+)
 async def stream(
     request: Request,
-    app: App,
+    officers: AlertUseCases,
     principal: CurrentPrincipal,
+    read_models: ReadModels,
     min_severity: str | None = SeverityQuery,
     type: str | None = Query(None),
     actor: str | None = Query(None),
     last_event_id: int | None = Query(None, ge=0, description="or the Last-Event-ID header"),
 ) -> StreamingResponse:
     """Alerts as they are raised (text/event-stream), resumable with Last-Event-ID."""
-    await run_in_threadpool(app.require_audit, "watch-alerts")
+    await run_in_threadpool(officers.officer, AuditAction.WATCH_ALERTS)
     if min_severity:
         severity_rank(min_severity)  # a bad value is a 422 now, not a broken stream
     header = request.headers.get("last-event-id", "")
     after = last_event_id if last_event_id is not None else int(header) if header.isdigit() else 0
-    runner = request.app.state.projections
+    runner = read_models
 
     async def events() -> AsyncIterator[str]:
         nonlocal after
@@ -146,7 +160,7 @@ async def stream(
             )
             for row in rows:
                 after = row.position
-                data = json.dumps(alert_json(row))
+                data = alert_out(row).model_dump_json()
                 yield f"id: {row.position}\nevent: alert\ndata: {data}\n\n"
             if rows:
                 continue

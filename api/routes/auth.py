@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.context import bearer_token, token_hash
-from api.deps import App, CurrentPrincipal
+from api.deps import CurrentPrincipal, LoginUseCases
+from api.schemas import error_responses
 from domain.errors import InvalidInput
 from domain.sessions import Session
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=error_responses(401, 422))
 
 
 class ChallengeRequest(BaseModel):
@@ -29,8 +30,8 @@ class ChallengeResponse(BaseModel):
 
 class LoginRequest(BaseModel):
     email: str = Field(min_length=3, max_length=320)
-    nonce: str
-    signature: str = Field(description="base64 Ed25519 signature")
+    nonce: str = Field(max_length=100)
+    signature: str = Field(max_length=200, description="base64 Ed25519 signature")
 
 
 class LoginResponse(BaseModel):
@@ -48,24 +49,24 @@ def b64(field: str, value: str) -> bytes:
 
 
 @router.post("/challenge")
-def challenge(body: ChallengeRequest, app: App) -> ChallengeResponse:
+def challenge(body: ChallengeRequest, logins: LoginUseCases) -> ChallengeResponse:
     """A single-use nonce to sign, valid for one minute."""
     nonce = secrets.token_bytes(32)
-    issued = app.issue_challenge(body.email, nonce)
+    issued = logins.issue_challenge(body.email, nonce)
     return ChallengeResponse(nonce=base64.b64encode(nonce).decode(), expires_at=issued.expires_at)
 
 
 @router.post("/login")
-def login(body: LoginRequest, app: App) -> LoginResponse:
+def login(body: LoginRequest, logins: LoginUseCases) -> LoginResponse:
     """Exchange a signed challenge for a session token (401, recorded, on any failure)."""
     token = secrets.token_urlsafe(32)
-    principal = app.login(
+    principal = logins.login(
         email=body.email,
         nonce=b64("nonce", body.nonce),
         signature=b64("signature", body.signature),
         token_hash=token_hash(token),
     )
-    session: Session = app.repository.get(principal.session_id)
+    session = logins.load(Session, principal.session_id)
     return LoginResponse(
         token=token,
         user_id=str(principal.user_id),
@@ -75,9 +76,9 @@ def login(body: LoginRequest, app: App) -> LoginResponse:
 
 
 @router.post("/logout", status_code=204)
-def logout(request: Request, app: App, principal: CurrentPrincipal) -> Response:
+def logout(request: Request, logins: LoginUseCases, principal: CurrentPrincipal) -> Response:
     """End the current session."""
-    token = bearer_token(request)
+    token = bearer_token(request.headers)
     assert token is not None  # a principal exists only for a bearer token
-    app.logout(token_hash(token))
+    logins.logout(token_hash(token))
     return Response(status_code=204)

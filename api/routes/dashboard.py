@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 from sqlalchemy import Integer, cast, func, select
 
-from api.deps import App, CurrentPrincipal
-from api.routes.alerts import alert_json
+from api.deps import AlertUseCases, CurrentPrincipal, CurrentSystem
+from api.routes.alerts import alert_out
+from api.routes.health import projection_states
+from api.schemas import AlertOut, ProjectionOut, error_responses
+from domain.audit_access import AuditAction
 from projections.alerts import alerts, open_by_severity
 from projections.identity import denied, sessions, team_members, teams, users
 
 router = APIRouter(tags=["dashboard"])
 PAGE = Path(__file__).resolve().parent.parent / "dashboard.html"
+
+
+class DeniedOut(BaseModel):
+    position: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    reason: str
+    client_ip: str | None
+
+
+class PeopleOut(BaseModel):
+    total: int
+    active: int
+    locked: int
+    waiting: int
+    live_sessions: int
+
+
+class TeamUse(BaseModel):
+    name: str
+    members: int
+    storage_quota_bytes: int
+    vm_quota: int
+    cpu_quota: int
+
+
+class Dashboard(BaseModel):
+    generated_at: datetime
+    open_alerts: dict[str, int]
+    recent_alerts: list[AlertOut]
+    denied: list[DeniedOut]
+    people: PeopleOut
+    teams: list[TeamUse]
+    projection_lag: dict[str, int]
+    projections: list[ProjectionOut]
+    # Filled in as their capabilities land (compliance, vault, VMs).
+    certifications: None = None
+    non_compliant: None = None
+    storage_used: None = None
+    vms_running: None = None
 
 
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
@@ -25,12 +70,14 @@ def page() -> str:
     return PAGE.read_text()
 
 
-@router.get("/api/v1/dashboard")
-def summary(request: Request, app: App, principal: CurrentPrincipal) -> dict[str, Any]:
+@router.get("/api/v1/dashboard", responses=error_responses(401, 403))
+def summary(
+    officers: AlertUseCases, principal: CurrentPrincipal, system: CurrentSystem
+) -> Dashboard:
     """What the compliance dashboard shows, from the read models (officers only)."""
-    app.require_audit("view-dashboard")
-    runner = request.app.state.projections
-    now = datetime.now(tz=UTC)
+    officers.officer(AuditAction.VIEW_DASHBOARD)
+    runner = system.projections
+    now = system.clock.now()
     with runner.engine.connect() as conn:
         open_alerts = open_by_severity(conn)
         recent_alerts = conn.execute(
@@ -58,43 +105,40 @@ def summary(request: Request, app: App, principal: CurrentPrincipal) -> dict[str
         )
         team_rows = conn.execute(select(teams).order_by(teams.c.name)).all()
     total, active, locked = people[0] or 0, people[1] or 0, people[2] or 0
-    return {
-        "generated_at": now.isoformat(),
-        "open_alerts": open_alerts,
-        "recent_alerts": [alert_json(r) for r in recent_alerts],
-        "denied": [
-            {
-                "position": r.position,
-                "at": r.at.isoformat(),
-                "actor": r.actor_id,
-                "action": r.action,
-                "target": r.target,
-                "reason": r.reason,
-                "client_ip": r.client_ip,
-            }
+    projections = projection_states(system)
+    return Dashboard(
+        generated_at=now,
+        open_alerts=open_alerts,
+        recent_alerts=[alert_out(r) for r in recent_alerts],
+        denied=[
+            DeniedOut(
+                position=r.position,
+                at=r.at,
+                actor=r.actor_id,
+                action=r.action,
+                target=r.target,
+                reason=r.reason,
+                client_ip=r.client_ip,
+            )
             for r in recent_denied
         ],
-        "people": {
-            "total": total,
-            "active": active,
-            "locked": locked,
-            "waiting": total - active,
-            "live_sessions": live_sessions,
-        },
-        "teams": [
-            {
-                "name": t.name,
-                "members": members.get(t.id, 0),
-                "storage_quota_bytes": t.storage_bytes,
-                "vm_quota": t.vm_count,
-                "cpu_quota": t.cpu_cores,
-            }
+        people=PeopleOut(
+            total=total,
+            active=active,
+            locked=locked,
+            waiting=total - active,
+            live_sessions=live_sessions,
+        ),
+        teams=[
+            TeamUse(
+                name=t.name,
+                members=members.get(t.id, 0),
+                storage_quota_bytes=t.storage_bytes,
+                vm_quota=t.vm_count,
+                cpu_quota=t.cpu_cores,
+            )
             for t in team_rows
         ],
-        "projection_lag": runner.lag(),
-        # Filled in as their capabilities land (compliance, vault, VMs).
-        "certifications": None,
-        "non_compliant": None,
-        "storage_used": None,
-        "vms_running": None,
-    }
+        projection_lag={p.name: p.lag for p in projections},
+        projections=projections,
+    )

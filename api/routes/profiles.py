@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api.deps import App, CurrentPrincipal
+from api.deps import CurrentPrincipal, IdentityUseCases, ReadModels
+from api.schemas import ProfileOut, error_responses
 from domain.access import Permission
 from projections.identity import profile_listing
 
-router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
+router = APIRouter(
+    prefix="/api/v1/profiles",
+    tags=["profiles"],
+    responses=error_responses(401, 403, 409, 422, 503),
+)
 
 
 class NewProfile(BaseModel):
@@ -20,16 +23,17 @@ class NewProfile(BaseModel):
 
 
 @router.post("", status_code=201)
-def create_profile(body: NewProfile, app: App, principal: CurrentPrincipal) -> Response:
+def create_profile(
+    body: NewProfile, identity: IdentityUseCases, principal: CurrentPrincipal
+) -> Response:
     """Define a profile such as "Granite User" (admins)."""
-    app.create_profile(body.name, body.permissions)
+    identity.create_profile(body.name, body.permissions)
     return Response(status_code=201)
 
 
 @router.get("")
-def list_profiles(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def list_profiles(principal: CurrentPrincipal, read_models: ReadModels) -> list[ProfileOut]:
     """Every profile and the permissions it grants."""
-    runner = request.app.state.projections
-    runner.wait_until_current(["profiles"])
-    with runner.engine.connect() as conn:
-        return profile_listing(conn)
+    read_models.wait_until_current(["profiles"])
+    with read_models.engine.connect() as conn:
+        return [ProfileOut(**p) for p in profile_listing(conn)]

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import ProgrammingError
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
 from adapters.settings import PostgresStore, Settings, SqliteStore
 from domain.application import Strongroom
@@ -60,7 +60,7 @@ def test_truncate_is_refused_on_postgres(
 ) -> None:
     # SQLite has no TRUNCATE (its DELETE is covered above); Postgres needs its own trigger.
     with store_settings("postgres", tmp_path) as settings:
-        app = bootstrap(settings, clock=clock)
+        app = open_system(settings, clock=clock).app
         app.save(Note("kept forever"))
         app.close()
         store = settings.store

@@ -6,7 +6,7 @@ import threading
 
 from eventsourcing.persistence import IntegrityError
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
 from adapters.settings import Settings
 from audit_queries.verify import verify_store
@@ -18,7 +18,7 @@ def test_exactly_one_of_two_racing_writers_wins(
     settings: Settings, clock: ManualClock, officer: AuditContext
 ) -> None:
     # Two independent application instances (two connections) share one store.
-    first, second = bootstrap(settings, clock=clock), bootstrap(settings, clock=clock)
+    first, second = open_system(settings, clock=clock).app, open_system(settings, clock=clock).app
     note = Note("contested")
     first.save(note)
 

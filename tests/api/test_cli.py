@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.settings import Settings
 from tests.api.cli_runner import ADMIN, env_for, strongroom
 from tests.tamper import Tamperer
@@ -59,7 +59,7 @@ def test_init_then_verify_then_tamper_then_verify(settings: Settings) -> None:
     # The officers hear of it through the store: one critical Hash alert, however
     # often verification runs.
     assert strongroom("audit", "verify", env=env).returncode == 1
-    app = bootstrap(settings)
+    app = open_system(settings).app
     try:
         hash_alerts = [
             e

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
 from adapters.ledger.checkpoints import load_public_key
 from adapters.settings import Settings
@@ -40,7 +40,7 @@ EVENTS = 45
 
 @pytest.fixture
 def recorded(settings: Settings, clock: ManualClock, officer: AuditContext) -> Settings:
-    app = bootstrap(settings, clock=clock)
+    app = open_system(settings, clock=clock).app
     try:
         notes = [Note(f"note {i}") for i in range(5)]
         for note in notes:
@@ -176,7 +176,7 @@ def test_a_forged_row_with_a_valid_link_in_a_sequence_gap(
     tmp_path: Path, clock: ManualClock, officer: AuditContext
 ) -> None:
     with store_settings("postgres", tmp_path) as settings:
-        app = bootstrap(settings, clock=clock)
+        app = open_system(settings, clock=clock).app
         try:
             # A rejected concurrent write leaves a gap in Postgres' positions (3).
             note = Note("gappy")
@@ -207,7 +207,7 @@ def test_a_store_written_to_during_verification_is_seen_as_of_one_moment(
     # The verifier opens its snapshot; then 15 more events arrive, sealing a
     # checkpoint at 50 and another at 60 the verifier must not half-see.
     reader = open_reader(recorded)
-    app = bootstrap(recorded, clock=clock)
+    app = open_system(recorded, clock=clock).app
     try:
         note = Note("late")
         app.save(note)

@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
+from api.world import World
 from domain.access import Permission, Role
 from domain.application import Strongroom
-from domain.denials import Forbidden
+from domain.errors import Forbidden
+from domain.identity import Identity
 from domain.teams import Quota
 from tests.conftest import store_params
 from tests.stores import store_settings
-from tests.world import World
 
 
 @pytest.fixture(scope="module", params=store_params())
@@ -30,7 +31,7 @@ def shared_app(
 ) -> Iterator[Strongroom]:
     kind = request.param
     with store_settings(kind, tmp_path_factory.mktemp(kind)) as settings:
-        app = bootstrap(settings, clock=ManualClock.at_epoch())
+        app = open_system(settings, clock=ManualClock.at_epoch()).app
         yield app
         app.close()
 
@@ -55,7 +56,7 @@ def cast(app: Strongroom) -> World:
     w.person("escrowT", Role.ESCROW)
     w.person("released", teams=("A",))
     with w.acting("root"):
-        app.remove_team_member(w.team("A"), w.ids["released"])
+        Identity(app).remove_team_member(w.team("A"), w.ids["released"])
     return w
 
 
@@ -63,11 +64,11 @@ Run = Callable[[Strongroom, World], Any]
 
 
 def on(target: str, method: str, *args: Any, **kwargs: Any) -> Run:
-    return lambda app, w: getattr(app, method)(w.ids[target], *args, **kwargs)
+    return lambda app, w: getattr(Identity(app), method)(w.ids[target], *args, **kwargs)
 
 
 def team_op(method: str, team: str, target: str) -> Run:
-    return lambda app, w: getattr(app, method)(w.team(team), w.ids[target])
+    return lambda app, w: getattr(Identity(app), method)(w.team(team), w.ids[target])
 
 
 @dataclass
@@ -100,13 +101,13 @@ def role(actor: str, target: str, new: Role, allowed: bool) -> Case:
 
 
 def released_user_is_deactivated_with_defaults(app: Strongroom, w: World) -> None:
-    user = app.user(w.ids["inA"])
+    user = Identity(app).user(w.ids["inA"])
     assert (user.active, user.teams, user.released) == (False, set(), True)
     assert user.permissions == {Permission.VIEW, Permission.DOWNLOAD}
 
 
 def still_active_in_b(app: Strongroom, w: World) -> None:
-    user = app.user(w.ids["inAB"])
+    user = Identity(app).user(w.ids["inAB"])
     assert user.active and user.teams == {w.team("B")}
 
 
@@ -132,7 +133,7 @@ CASES = [
     Case(
         "admin",
         "quota",
-        lambda app, w: app.set_team_quota(w.team("A"), Quota(1, 1, 1)),
+        lambda app, w: Identity(app).set_team_quota(w.team("A"), Quota(1, 1, 1)),
         None,
         False,
     ),
@@ -206,12 +207,14 @@ CASES = [
     Case(
         "subA",
         "create-team",
-        lambda app, w: app.create_team(f"C {w.tag}"),
+        lambda app, w: Identity(app).create_team(f"C {w.tag}"),
         None,
         True,
         "Team.Created",
     ),
-    Case("user", "create-team", lambda app, w: app.create_team(f"C {w.tag}"), None, False),
+    Case(
+        "user", "create-team", lambda app, w: Identity(app).create_team(f"C {w.tag}"), None, False
+    ),
     Case(
         "admin",
         "assign-sub-admin",
@@ -225,7 +228,7 @@ CASES = [
     Case(
         "super",
         "quota",
-        lambda app, w: app.set_team_quota(w.team("A"), Quota(2**40, 8, 64)),
+        lambda app, w: Identity(app).set_team_quota(w.team("A"), Quota(2**40, 8, 64)),
         None,
         True,
         "Team.QuotaChanged",
@@ -233,7 +236,7 @@ CASES = [
     Case(
         "subA",
         "quota",
-        lambda app, w: app.set_team_quota(w.team("A"), Quota(2**40, 8, 64)),
+        lambda app, w: Identity(app).set_team_quota(w.team("A"), Quota(2**40, 8, 64)),
         None,
         False,
     ),
@@ -257,7 +260,9 @@ CASES = [
     deactivate("user", "inA", False),
     deactivate("escrow", "inA", False),
     deactivate("asleep", "inA", False),
-    Case("escrow", "create-team", lambda app, w: app.create_team(f"E {w.tag}"), None, False),
+    Case(
+        "escrow", "create-team", lambda app, w: Identity(app).create_team(f"E {w.tag}"), None, False
+    ),
     # Visibility.
     Case("subA", "view", on("inA", "view_user"), "inA", True),
     Case("subA", "view", on("fresh", "view_user"), "fresh", True),
@@ -267,11 +272,11 @@ CASES = [
     Case("super", "view", on("super2", "view_user"), "super2", True),
     Case("user", "view", on("inA", "view_user"), "inA", False),
     Case("user", "view", on("user", "view_user"), "user", True),
-    Case("subA", "view-team", lambda app, w: app.view_team(w.team("A")), None, True),
-    Case("user", "view-team", lambda app, w: app.view_team(w.team("A")), None, True),
-    Case("user", "view-team", lambda app, w: app.view_team(w.team("B")), None, False),
-    Case("subA", "view-team", lambda app, w: app.view_team(w.team("B")), None, False),
-    Case("admin", "view-team", lambda app, w: app.view_team(w.team("B")), None, True),
+    Case("subA", "view-team", lambda app, w: Identity(app).view_team(w.team("A")), None, True),
+    Case("user", "view-team", lambda app, w: Identity(app).view_team(w.team("A")), None, True),
+    Case("user", "view-team", lambda app, w: Identity(app).view_team(w.team("B")), None, False),
+    Case("subA", "view-team", lambda app, w: Identity(app).view_team(w.team("B")), None, False),
+    Case("admin", "view-team", lambda app, w: Identity(app).view_team(w.team("B")), None, True),
 ]
 
 
@@ -316,10 +321,10 @@ def test_an_actor_who_is_not_a_user_is_refused_and_recorded(shared_app: Strongro
 
     world = cast(shared_app)
     with acting_as(AuditContext.system("a-rule-with-no-business-here")), pytest.raises(Forbidden):
-        shared_app.deactivate_user(world.ids["inA"])
+        Identity(shared_app).deactivate_user(world.ids["inA"])
     position = shared_app.recorder.max_notification_id()
     (notification,) = shared_app.recorder.select_notifications(start=position, limit=1)
     denial = shared_app.mapper.to_domain_event(notification)
     assert type(denial).__qualname__ == "DeniedAttempt.Recorded"
     assert (denial.action, denial.actor_id) == ("act", "system:a-rule-with-no-business-here")
-    assert shared_app.user(world.ids["inA"]).active
+    assert Identity(shared_app).user(world.ids["inA"]).active

@@ -9,13 +9,15 @@ from hashlib import sha256
 import pytest
 
 from adapters.clock import ManualClock
+from api.world import VISITOR, World
 from client.keys import UserKeys
 from domain.access import Role
 from domain.application import Strongroom
 from domain.envelope import acting_as
+from domain.identity import Identity
+from domain.logins import Logins
 from domain.sessions import AuthenticationFailed
 from domain.sessions import session_id_for as sha_session
-from tests.world import VISITOR, World
 
 
 @pytest.fixture
@@ -39,10 +41,10 @@ def attempt(
     with acting_as(VISITOR):
         if nonce is None:
             nonce = secrets.token_bytes(32)
-            app.issue_challenge(email, nonce)
+            Logins(app).issue_challenge(email, nonce)
         token = secrets.token_urlsafe(16)
         signature = (keys or w.keys[who]).login_signature(nonce, email)
-        app.login(
+        Logins(app).login(
             email=email,
             nonce=nonce,
             signature=signature,
@@ -66,7 +68,7 @@ def refused(app: Strongroom, reason: str) -> None:
 def test_a_good_login_starts_a_session_recorded_as_the_user(app: Strongroom, world: World) -> None:
     token = attempt(app, world, "ada")
     with acting_as(VISITOR):
-        principal = app.authenticate(sha256(token.encode()).hexdigest())
+        principal = Logins(app).authenticate(sha256(token.encode()).hexdigest())
     assert principal.user_id == world.ids["ada"]
     started = app.repository.get(principal.session_id)
     assert started.user_id == world.ids["ada"]
@@ -77,7 +79,7 @@ def test_a_good_login_starts_a_session_recorded_as_the_user(app: Strongroom, wor
 def test_a_replayed_challenge_is_refused(app: Strongroom, world: World) -> None:
     nonce = secrets.token_bytes(32)
     with acting_as(VISITOR):
-        app.issue_challenge(world.email("ada"), nonce)
+        Logins(app).issue_challenge(world.email("ada"), nonce)
     attempt(app, world, "ada", nonce=nonce)
     with pytest.raises(AuthenticationFailed):
         attempt(app, world, "ada", nonce=nonce)
@@ -87,7 +89,7 @@ def test_a_replayed_challenge_is_refused(app: Strongroom, world: World) -> None:
 def test_an_expired_challenge_is_refused(app: Strongroom, world: World, clock: ManualClock) -> None:
     nonce = secrets.token_bytes(32)
     with acting_as(VISITOR):
-        app.issue_challenge(world.email("ada"), nonce)
+        Logins(app).issue_challenge(world.email("ada"), nonce)
     clock.advance(timedelta(seconds=61))
     with pytest.raises(AuthenticationFailed):
         attempt(app, world, "ada", nonce=nonce)
@@ -98,7 +100,7 @@ def test_a_challenge_issued_for_someone_else_is_refused(app: Strongroom, world: 
     world.person("bob", teams=("A",))
     nonce = secrets.token_bytes(32)
     with acting_as(VISITOR):
-        app.issue_challenge(world.email("bob"), nonce)
+        Logins(app).issue_challenge(world.email("bob"), nonce)
     with pytest.raises(AuthenticationFailed):
         attempt(app, world, "ada", nonce=nonce)
     refused(app, "another account")
@@ -116,7 +118,7 @@ def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(
     app: Strongroom, world: World, clock: ManualClock
 ) -> None:
     impostor = UserKeys.generate()
-    for _ in range(app.max_failures):
+    for _ in range(Logins.max_failures):
         clock.advance(timedelta(minutes=1))
         with pytest.raises(AuthenticationFailed):
             attempt(app, world, "ada", keys=impostor)
@@ -127,7 +129,7 @@ def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(
         attempt(app, world, "ada")
     refused(app, "locked")
     with world.acting("root"):
-        app.unlock_user(world.ids["ada"])
+        Identity(app).unlock_user(world.ids["ada"])
     attempt(app, world, "ada")
 
 
@@ -135,12 +137,12 @@ def test_failures_spread_beyond_the_window_do_not_lock(
     app: Strongroom, world: World, clock: ManualClock
 ) -> None:
     impostor = UserKeys.generate()
-    for _ in range(app.max_failures + 2):
+    for _ in range(Logins.max_failures + 2):
         # Just too far apart for max_failures of them to fit in one window.
-        clock.advance(app.failure_window / (app.max_failures - 1) + timedelta(seconds=1))
+        clock.advance(Logins.failure_window / (Logins.max_failures - 1) + timedelta(seconds=1))
         with pytest.raises(AuthenticationFailed):
             attempt(app, world, "ada", keys=impostor)
-    assert not app.user(world.ids["ada"]).locked
+    assert not Identity(app).user(world.ids["ada"]).locked
 
 
 @pytest.mark.parametrize(
@@ -179,12 +181,12 @@ def test_expired_and_idle_sessions_are_refused(
         for _ in range(35):
             clock.advance(timedelta(minutes=20))
             with acting_as(VISITOR):
-                app.authenticate(digest)
+                Logins(app).authenticate(digest)
         clock.advance(wait - timedelta(minutes=20) * 35)
     else:
         clock.advance(wait)
     with acting_as(VISITOR), pytest.raises(AuthenticationFailed):
-        app.authenticate(digest)
+        Logins(app).authenticate(digest)
     refused(app, reason)
 
 
@@ -192,18 +194,18 @@ def test_logout_ends_the_session(app: Strongroom, world: World) -> None:
     token = attempt(app, world, "ada")
     digest = sha256(token.encode()).hexdigest()
     with acting_as(VISITOR):
-        app.logout(digest)
+        Logins(app).logout(digest)
         with pytest.raises(AuthenticationFailed):
-            app.authenticate(digest)
+            Logins(app).authenticate(digest)
     refused(app, "ended")
 
 
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        (lambda app, w: app.deactivate_user(w.ids["ada"]), "deactivated"),
-        (lambda app, w: app.change_role(w.ids["ada"], Role.SUB_ADMIN), "role changed"),
-        (lambda app, w: app.remove_team_member(w.team("A"), w.ids["ada"]), "last team"),
+        (lambda app, w: Identity(app).deactivate_user(w.ids["ada"]), "deactivated"),
+        (lambda app, w: Identity(app).change_role(w.ids["ada"], Role.SUB_ADMIN), "role changed"),
+        (lambda app, w: Identity(app).remove_team_member(w.team("A"), w.ids["ada"]), "last team"),
     ],
     ids=["deactivated", "role-changed", "removed-from-last-team"],
 )
@@ -220,9 +222,9 @@ def test_a_change_of_standing_ends_live_sessions_at_once(
     assert type(ended).__qualname__ == "Session.Ended"
     assert reason in ended.reason  # type: ignore[attr-defined]
     assert ended.actor_id == str(world.ids["root"])  # type: ignore[attr-defined]
-    assert not app.user(world.ids["ada"]).live_sessions
+    assert not Identity(app).user(world.ids["ada"]).live_sessions
     with acting_as(VISITOR), pytest.raises(AuthenticationFailed):
-        app.authenticate(digest)
+        Logins(app).authenticate(digest)
     refused(app, "ended")
 
 
@@ -232,17 +234,17 @@ def test_the_hot_path_reads_only_and_defers_to_authenticate_when_a_write_is_due(
     token = attempt(app, world, "ada")
     digest = sha256(token.encode()).hexdigest()
     before = app.recorder.max_notification_id()
-    principal = app.live_principal(digest)
+    principal = Logins(app).live_principal(digest)
     assert principal is not None and principal.user_id == world.ids["ada"]
     assert app.recorder.max_notification_id() == before  # nothing recorded
     # Activity is due to be recorded: the hot path steps aside.
-    clock.advance(app.touch_every)
-    assert app.live_principal(digest) is None
+    clock.advance(Logins.touch_every)
+    assert Logins(app).live_principal(digest) is None
     with acting_as(VISITOR):
-        app.authenticate(digest)
-    assert app.live_principal(digest) is not None
+        Logins(app).authenticate(digest)
+    assert Logins(app).live_principal(digest) is not None
     # An unknown or ended session is never served by the hot path.
-    assert app.live_principal("0" * 64) is None
+    assert Logins(app).live_principal("0" * 64) is None
     with acting_as(VISITOR):
-        app.logout(digest)
-    assert app.live_principal(digest) is None
+        Logins(app).logout(digest)
+    assert Logins(app).live_principal(digest) is None

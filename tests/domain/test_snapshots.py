@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
 from domain.envelope import AuditContext
+from domain.identity import Identity
+from domain.logins import Logins
 from tests.notes import Note
 from tests.stores import store_settings
 
@@ -20,7 +22,7 @@ def test_snapshots_are_taken_at_the_configured_interval(
         STRONGROOM_SNAPSHOT_INTERVAL="50",
         STRONGROOM_AGGREGATE_CACHE_MAXSIZE="1",
     ) as settings:
-        app = bootstrap(settings, clock=clock)
+        app = open_system(settings, clock=clock).app
         try:
             # A note with a long history, written one line per save.
             note = Note("long")
@@ -34,7 +36,7 @@ def test_snapshots_are_taken_at_the_configured_interval(
             assert snapshot.originator_version == 100
 
             # A fresh application (empty cache) loads the same state as full replay.
-            reopened = bootstrap(settings, clock=clock)
+            reopened = open_system(settings, clock=clock).app
             try:
                 loaded = reopened.repository.get(note.id)
                 replayed = reopened.repository.get(note.id, version=130)
@@ -54,24 +56,24 @@ def test_every_identity_aggregate_survives_a_snapshot(
     import secrets
     from hashlib import sha256
 
+    from api.world import VISITOR, World
     from domain.access import Permission, Role
     from domain.envelope import acting_as
     from domain.teams import Quota
-    from tests.world import VISITOR, World
 
     with store_settings(store_kind, tmp_path) as settings:
-        app = bootstrap(settings, clock=clock)
+        app = open_system(settings, clock=clock).app
         world = World(app)
         ada = world.person("ada", Role.SUB_ADMIN, teams=("A", "B"), sub_admin_of=("A",))
         with world.acting("root"):
-            app.create_profile("Granite User", {Permission.VIEW, Permission.TAG_PROJECTS})
-            app.apply_profile(ada, "Granite User")
-            app.set_permissions(ada, grant={Permission.AUDIT}, restrict={Permission.VIEW})
-            app.set_team_quota(world.team("A"), Quota(2**40, 4, 32))
+            Identity(app).create_profile("Granite User", {Permission.VIEW, Permission.TAG_PROJECTS})
+            Identity(app).apply_profile(ada, "Granite User")
+            Identity(app).set_permissions(ada, grant={Permission.AUDIT}, restrict={Permission.VIEW})
+            Identity(app).set_team_quota(world.team("A"), Quota(2**40, 4, 32))
         nonce = secrets.token_bytes(32)
         with acting_as(VISITOR):
-            app.issue_challenge(world.email("ada"), nonce)
-            principal = app.login(
+            Logins(app).issue_challenge(world.email("ada"), nonce)
+            principal = Logins(app).login(
                 email=world.email("ada"),
                 nonce=nonce,
                 signature=world.keys["ada"].login_signature(nonce, world.email("ada")),
@@ -83,14 +85,14 @@ def test_every_identity_aggregate_survives_a_snapshot(
             app.take_snapshot(aggregate_id)
         app.close()
 
-        cold = bootstrap(settings, clock=clock)
+        cold = open_system(settings, clock=clock).app
         try:
             for original in originals:
                 snapshot = next(cold.snapshots.get(original.id, desc=True, limit=1))
                 assert snapshot.originator_version == original.version
                 restored = cold.repository.get(original.id)
                 assert restored.__dict__ == original.__dict__
-            user = cold.user(ada)
+            user = Identity(cold).user(ada)
             assert user.role is Role.SUB_ADMIN
             assert user.permissions == {Permission.TAG_PROJECTS, Permission.AUDIT}
         finally:

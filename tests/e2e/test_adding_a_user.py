@@ -12,13 +12,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.settings import PostgresStore, Settings, SqliteStore
 from audit_queries.verify import verify_store
 from client.api import ApiError, StrongroomClient
 from client.keys import UserKeys
 from domain.envelope import AuditContext, acting_as
-from domain.identity import Registration
+from domain.identity import Identity, Registration
 from tests.live_server import live_server
 
 
@@ -47,9 +47,9 @@ def stored_bytes(settings: Settings) -> bytes:
 def test_adding_a_researcher(settings: Settings, tmp_path: Path) -> None:
     # The installation has its first super-admin (what `strongroom init` does).
     root_keys = UserKeys.generate()
-    app = bootstrap(settings)
+    app = open_system(settings).app
     with acting_as(AuditContext.system("bootstrap")):
-        app.bootstrap_super_admin(
+        Identity(app).bootstrap_super_admin(
             Registration(**root_keys.registration("root@enclave.edu", "Root"))
         )
     app.close()
@@ -120,7 +120,7 @@ def test_adding_a_researcher(settings: Settings, tmp_path: Path) -> None:
     # The audit trail is intact and tells the story, refusal included.
     report = verify_store(settings)
     assert report.problem is None
-    app = bootstrap(settings)
+    app = open_system(settings).app
     try:
         events = [
             app.mapper.to_domain_event(n)

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.settings import Settings
+from api.world import World
 from client.api import ApiError, StrongroomClient
 from domain.access import Permission, Role
+from domain.identity import Identity
 from tests.live_server import live_server
-from tests.world import World
 
 
 @dataclass
@@ -28,11 +29,13 @@ class Site:
 
 @pytest.fixture
 def site(settings: Settings) -> Iterator[Site]:
-    app = bootstrap(settings)
+    app = open_system(settings).app
     world = World(app)
     world.person("officer", teams=("A",))
     with world.acting("root"):
-        app.set_permissions(world.ids["officer"], grant={Permission.AUDIT}, restrict=set())
+        Identity(app).set_permissions(
+            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
+        )
     # The test keeps its own application on the store, as a second process would.
     with live_server(settings) as url:
         officer = StrongroomClient(url)
@@ -97,7 +100,7 @@ def test_a_reconnecting_subscriber_misses_nothing_and_sees_nothing_twice(site: S
     # Disconnected: more happens.
     register_people(site, 3, "late")
     with site.world.acting("root"):
-        site.world.app.change_role(site.world.ids["late0"], Role.SUB_ADMIN)
+        Identity(site.world.app).change_role(site.world.ids["late0"], Role.SUB_ADMIN)
     full = everything(site, len(before) + 4)
 
     rest = read_stream(
@@ -114,7 +117,7 @@ def test_a_reconnecting_subscriber_misses_nothing_and_sees_nothing_twice(site: S
 def test_the_stream_filters_by_severity_type_and_actor(site: Site) -> None:
     register_people(site, 2, "p")
     with site.world.acting("root"):
-        site.world.app.change_role(site.world.ids["p0"], Role.SUB_ADMIN)
+        Identity(site.world.app).change_role(site.world.ids["p0"], Role.SUB_ADMIN)
     full = everything(site, 5)
     roles = [a for a in full if a["type"] == "Role Changed"]
     got = read_stream(

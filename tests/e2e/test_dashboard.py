@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.settings import Settings
 from api.demo import ADMIN_EMAIL, load_demo
 from client.api import StrongroomClient
 from client.keys import UserKeys
 from domain.envelope import AuditContext, acting_as
-from domain.identity import Registration
+from domain.identity import Identity, Registration
 from tests.live_server import live_server
 
 CHROMIUM_FLAGS = [
@@ -44,9 +44,11 @@ def test_an_officer_watches_an_alert_arrive(
 ) -> None:
     # The demo organisation, with its compliance officer.
     admin_keys = UserKeys.generate()
-    app = bootstrap(settings)
+    app = open_system(settings).app
     with acting_as(AuditContext.system("bootstrap")):
-        app.bootstrap_super_admin(Registration(**admin_keys.registration(ADMIN_EMAIL, "Ada Admin")))
+        Identity(app).bootstrap_super_admin(
+            Registration(**admin_keys.registration(ADMIN_EMAIL, "Ada Admin"))
+        )
     org = load_demo(app, settings.home)
     officer_keys = UserKeys.load(settings.home / "keys" / "officer@enclave.example.edu.key", "demo")
     with live_server(settings) as url:
@@ -66,7 +68,7 @@ def test_an_officer_watches_an_alert_arrive(
         # Something happens elsewhere: a role change, through the API.
         admin = StrongroomClient(url)
         admin.login(admin_keys, ADMIN_EMAIL)
-        admin.set_role(str(org.ids["li.wei@enclave.example.edu"]), "sub-admin")
+        admin.set_role(str(org.ids["li.wei"]), "sub-admin")
 
         # It appears, live, without a reload.
         expect(page.locator("#alerts tr.new")).to_contain_text(
@@ -82,9 +84,11 @@ def test_without_an_officer_session_the_page_asks_for_one(
     settings: Settings, browser: Browser
 ) -> None:
     keys = UserKeys.generate()
-    app = bootstrap(settings)
+    app = open_system(settings).app
     with acting_as(AuditContext.system("bootstrap")):
-        app.bootstrap_super_admin(Registration(**keys.registration("root@enclave.edu", "Root")))
+        Identity(app).bootstrap_super_admin(
+            Registration(**keys.registration("root@enclave.edu", "Root"))
+        )
     app.close()
     with live_server(settings) as url:
         root = StrongroomClient(url)

@@ -11,24 +11,26 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
 from adapters.settings import Settings
+from api.world import World
 from client.keys import UserKeys
 from domain.access import Permission, Role
 from domain.application import Strongroom
-from domain.denials import Forbidden
 from domain.envelope import AuditContext, acting_as
+from domain.errors import Forbidden
+from domain.identity import Identity
+from domain.logins import Logins
 from domain.sessions import AuthenticationFailed
 from projections.alert_rules import AlertRules, RulesFileError
 from projections.alerts import alerts
-from projections.catalogue import open_runner
-from tests.world import World
+from tests.runners import runner_for
 
 
 @pytest.fixture
 def world(settings: Settings, clock: ManualClock) -> World:
-    app = bootstrap(settings, clock=clock)
+    app = open_system(settings, clock=clock).app
     w = World(app)
     w.person("ada", teams=("A",))
     w.person("lead", Role.SUB_ADMIN, sub_admin_of=("A",))
@@ -38,7 +40,7 @@ def world(settings: Settings, clock: ManualClock) -> World:
 
 def raised(settings: Settings, app: Strongroom, rule: str) -> list[str]:
     """Run the rules over everything recorded; the messages of `rule`'s alerts."""
-    runner = open_runner(settings.projections_url, app)
+    runner = runner_for(settings, app)
     runner.catch_up_all()
     with runner.engine.connect() as conn:
         rows = conn.execute(
@@ -51,8 +53,8 @@ def login(app: Strongroom, w: World, who: str, ip: str, keys: UserKeys | None = 
     nonce = secrets.token_bytes(32)
     visitor = AuditContext("anonymous", "anonymous", None, secrets.token_hex(4), ip)
     with acting_as(visitor):
-        app.issue_challenge(w.email(who), nonce)
-        app.login(
+        Logins(app).issue_challenge(w.email(who), nonce)
+        Logins(app).login(
             email=w.email(who),
             nonce=nonce,
             signature=(keys or w.keys[who]).login_signature(nonce, w.email(who)),
@@ -64,7 +66,9 @@ def test_user_added_and_its_near_miss(settings: Settings, world: World) -> None:
     app = world.app
     before = raised(settings, app, "user_added")
     with world.acting("root"):
-        app.set_permissions(world.ids["ada"], grant={Permission.TAG_PROJECTS}, restrict=set())
+        Identity(app).set_permissions(
+            world.ids["ada"], grant={Permission.TAG_PROJECTS}, restrict=set()
+        )
     assert raised(settings, app, "user_added") == before  # a change is not a new user
     world.person("newcomer", active=False)
     assert raised(settings, app, "user_added")[-1] == (
@@ -79,11 +83,11 @@ def test_state_and_role_changes(settings: Settings, world: World) -> None:
         len(raised(settings, app, "role_changed")),
     )
     with world.acting("root"):
-        app.change_role(world.ids["ada"], Role.USER)  # the same role: nothing recorded
+        Identity(app).change_role(world.ids["ada"], Role.USER)  # the same role: nothing recorded
     assert len(raised(settings, app, "role_changed")) == roles
     with world.acting("root"):
-        app.deactivate_user(world.ids["ada"])
-        app.change_role(world.ids["ada"], Role.SUB_ADMIN)
+        Identity(app).deactivate_user(world.ids["ada"])
+        Identity(app).change_role(world.ids["ada"], Role.SUB_ADMIN)
     assert raised(settings, app, "state_changed")[states:] == ["account deactivated"]
     assert raised(settings, app, "role_changed")[roles:] == ["role changed from user to sub-admin"]
 
@@ -128,7 +132,7 @@ def test_denied_burst(
     for _ in range(5):
         clock.advance(spacing)
         with world.acting("lead"), pytest.raises(Forbidden):
-            app.change_role(world.ids["ada"], Role.ADMIN)
+            Identity(app).change_role(world.ids["ada"], Role.ADMIN)
     bursts = raised(settings, app, "denied_burst")
     assert len(bursts) == (1 if fires else 0)
 
@@ -142,8 +146,8 @@ def test_outside_hours(
     app = world.app
     clock.advance(timedelta(hours=at_hour - 9, minutes=59))  # from 09:00 to hh:59
     with world.acting("root"):
-        app.deactivate_user(world.ids["ada"])
-        app.activate_user(world.ids["ada"])  # a second action the same night: one alert
+        Identity(app).deactivate_user(world.ids["ada"])
+        Identity(app).activate_user(world.ids["ada"])  # a second action the same night: one alert
     night = raised(settings, app, "outside_hours")
     assert len(night) == (1 if fires else 0)
 
@@ -152,7 +156,7 @@ def test_a_disabled_rule_stays_quiet(settings: Settings, world: World) -> None:
     app = world.app
     rules = AlertRules()
     quiet = replace(rules, user_added=replace(rules.user_added, enabled=False))
-    runner = open_runner(settings.projections_url, app, rules=quiet)
+    runner = runner_for(settings, app, rules=quiet)
     runner.catch_up_all()
     with runner.engine.connect() as conn:
         assert conn.execute(select(alerts).where(alerts.c.rule == "user_added")).all() == []

@@ -12,17 +12,18 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
 from adapters.settings import Settings
+from api.world import World
 from domain.access import Permission, Role
 from domain.application import Strongroom
-from domain.denials import Forbidden
-from projections.catalogue import open_runner
+from domain.errors import Forbidden
+from domain.identity import Identity
 from projections.identity import UsersProjection, denied, sessions, team_members, teams, users
 from tests.conftest import needs_postgres
+from tests.runners import runner_for
 from tests.stores import store_settings
-from tests.world import World
 
 TABLES = (users, teams, team_members, sessions, denied)
 
@@ -34,11 +35,13 @@ def story(app: Strongroom) -> World:
         w.person(f"p{i}", teams=("A",) if i % 2 else ("B",))
     w.person("lead", Role.SUB_ADMIN, sub_admin_of=("A",))
     with w.acting("root"):
-        app.change_role(w.ids["p1"], Role.SUB_ADMIN)
-        app.set_permissions(w.ids["p2"], grant={Permission.AUDIT}, restrict={Permission.VIEW})
-        app.remove_team_member(w.team("B"), w.ids["p4"])
+        Identity(app).change_role(w.ids["p1"], Role.SUB_ADMIN)
+        Identity(app).set_permissions(
+            w.ids["p2"], grant={Permission.AUDIT}, restrict={Permission.VIEW}
+        )
+        Identity(app).remove_team_member(w.team("B"), w.ids["p4"])
     with w.acting("lead"), contextlib.suppress(Forbidden):
-        app.deactivate_user(w.ids["p0"])
+        Identity(app).deactivate_user(w.ids["p0"])
     return w
 
 
@@ -54,14 +57,14 @@ def user_events_in_log(app: Strongroom, user_id: object) -> int:
 
 
 def test_the_read_models_match_the_aggregates(settings: Settings, clock: ManualClock) -> None:
-    app = bootstrap(settings, clock=clock)
+    app = open_system(settings, clock=clock).app
     w = story(app)
-    runner = open_runner(settings.projections_url, app, page=7)
+    runner = runner_for(settings, app, page=7)
     runner.catch_up_all()
     with runner.engine.connect() as conn:
         for label, user_id in w.ids.items():
             row = conn.execute(select(users).where(users.c.id == str(user_id))).one()
-            user = app.user(user_id)
+            user = Identity(app).user(user_id)
             assert (row.role, row.active, set(row.teams)) == (
                 str(user.role),
                 user.active,
@@ -76,7 +79,7 @@ def test_the_read_models_match_the_aggregates(settings: Settings, clock: ManualC
             .select_from(team_members)
             .where(team_members.c.team_id == str(w.team("A")))
         ).scalar_one()
-        assert members_of_a == len(app.team(w.team("A")).members)
+        assert members_of_a == len(Identity(app).team(w.team("A")).members)
     assert set(runner.lag().values()) == {0}
     app.close()
 
@@ -84,8 +87,8 @@ def test_the_read_models_match_the_aggregates(settings: Settings, clock: ManualC
 def test_rebuilding_from_zero_gives_what_live_following_gave(
     settings: Settings, clock: ManualClock
 ) -> None:
-    app = bootstrap(settings, clock=clock)
-    runner = open_runner(settings.projections_url, app, page=5)
+    app = open_system(settings, clock=clock).app
+    runner = runner_for(settings, app, page=5)
     # Follow live while the story happens.
     runner.start(poll_seconds=0.01)
     try:
@@ -106,10 +109,10 @@ def test_rebuilding_from_zero_gives_what_live_following_gave(
 CRASHING_RUNNER = textwrap.dedent(
     """
     import os, sys
-    from adapters.bootstrap import bootstrap
+    from adapters.bootstrap import open_system
     from adapters.settings import Settings
-    from projections.catalogue import open_runner
     from projections.runner import Hooks
+    from tests.runners import runner_for
 
     pages = 0
     def crash(position):
@@ -118,8 +121,8 @@ CRASHING_RUNNER = textwrap.dedent(
         if pages == int(sys.argv[1]):
             os._exit(17)  # dies between applying a page and committing it
 
-    app = bootstrap(Settings.from_env())
-    open_runner(Settings.from_env().projections_url, app, hooks=Hooks(crash), page=7).catch_up_all()
+    app = open_system(Settings.from_env()).app
+    runner_for(Settings.from_env(), app, hooks=Hooks(crash), page=7).catch_up_all()
     """
 )
 
@@ -127,7 +130,7 @@ CRASHING_RUNNER = textwrap.dedent(
 def test_a_crash_between_apply_and_commit_loses_and_repeats_nothing(
     settings: Settings, clock: ManualClock, tmp_path: Path
 ) -> None:
-    app = bootstrap(settings, clock=clock)
+    app = open_system(settings, clock=clock).app
     w = story(app)
     app.close()
     script = tmp_path / "crashing_runner.py"
@@ -145,8 +148,8 @@ def test_a_crash_between_apply_and_commit_loses_and_repeats_nothing(
         result = subprocess.run([sys.executable, str(script), page], env=env, check=False)
         assert result.returncode == 17
     # A clean run finishes the job.
-    app = bootstrap(settings, clock=clock)
-    runner = open_runner(settings.projections_url, app, page=7)
+    app = open_system(settings, clock=clock).app
+    runner = runner_for(settings, app, page=7)
     assert 0 < runner.position("users") < app.recorder.max_notification_id()
     runner.catch_up_all()
     with runner.engine.connect() as conn:
@@ -167,9 +170,9 @@ def test_on_postgres_commits_by_another_process_wake_the_runner(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     with store_settings("postgres", tmp_path) as settings:
-        follower = bootstrap(settings, clock=clock)
-        writer = bootstrap(settings, clock=clock)  # another "process": no in-process wakeup
-        runner = open_runner(settings.projections_url, follower)
+        follower = open_system(settings, clock=clock).app
+        writer = open_system(settings, clock=clock).app  # another "process": no in-process wakeup
+        runner = runner_for(settings, follower)
         runner.start(poll_seconds=3600)  # no polling to speak of: only NOTIFY can wake it
         try:
             time.sleep(0.3)  # the listener is up
@@ -188,9 +191,9 @@ def test_two_runners_on_the_same_read_models_apply_each_event_once(
     settings: Settings, clock: ManualClock
 ) -> None:
     # Two server processes, each with its runner, sharing one set of read models.
-    app = bootstrap(settings, clock=clock)
+    app = open_system(settings, clock=clock).app
     w = story(app)
-    first, second, third = (open_runner(settings.projections_url, app, page=3) for _ in "123")
+    first, second, third = (runner_for(settings, app, page=3) for _ in "123")
     # Three runners, and one of them also asked from two threads at once.
     racing = [threading.Thread(target=r.catch_up_all) for r in (first, second, third, first)]
     for thread in racing:

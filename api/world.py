@@ -1,0 +1,153 @@
+"""People and teams built through the real commands: the demo organisation, tests, benchmarks.
+
+Everything goes through the capabilities' use cases, acting as someone, exactly
+as requests would: registration as an anonymous visitor, administration as an
+administrator, login by signing a challenge with the person's own keys.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from hashlib import sha256
+from pathlib import Path
+from uuid import UUID, uuid4
+
+from client.keys import UserKeys
+from client.session_file import default_key_file
+from domain.access import Role
+from domain.application import Strongroom
+from domain.envelope import AuditContext, acting_as
+from domain.identity import Identity, Registration
+from domain.logins import Logins, Principal
+
+WORLD_IP = "192.0.2.10"
+
+
+def visitor(client_ip: str | None = None) -> AuditContext:
+    """Someone without an account yet, as over the API (registration, login)."""
+    return AuditContext("anonymous", "anonymous", None, uuid4().hex, client_ip)
+
+
+VISITOR = AuditContext("anonymous", "anonymous", None, "r", None)
+
+
+class World:
+    """People and teams, each name unique to this world unless `tag` is empty.
+
+    Each world starts from a super-admin labelled `root`: a new one, or an
+    existing account (`root_email`, as the demo adopts the one `init` made).
+    With `key_home`, every person's keys are saved there under `passphrase`.
+    """
+
+    def __init__(
+        self,
+        app: Strongroom,
+        *,
+        tag: str | None = None,
+        domain: str = "example.edu",
+        root_email: str | None = None,
+        key_home: Path | None = None,
+        passphrase: str = "",
+        client_ip: str = WORLD_IP,
+    ) -> None:
+        self.app = app
+        self.identity = Identity(app)
+        self.logins = Logins(app)
+        self.tag = uuid4().hex[:8] if tag is None else tag
+        self.domain = domain
+        self.key_home = key_home
+        self.passphrase = passphrase
+        self.client_ip = client_ip
+        self.ids: dict[str, UUID] = {}
+        self.keys: dict[str, UserKeys] = {}
+        self.teams: dict[str, UUID] = {}
+        if root_email is not None:
+            self.ids["root"] = self.identity.user_by_email(root_email).id
+        else:
+            keys = self._keys_for(self.email("root"))
+            with acting_as(AuditContext.system("bootstrap")):
+                signed = keys.registration(self.email("root"), "Root")
+                self.ids["root"] = self.identity.bootstrap_super_admin(Registration(**signed))
+            self.keys["root"] = keys
+
+    def email(self, label: str) -> str:
+        if "@" in label:
+            return label
+        return f"{label}.{self.tag}@{self.domain}" if self.tag else f"{label}@{self.domain}"
+
+    def _keys_for(self, email: str) -> UserKeys:
+        keys = UserKeys.generate()
+        if self.key_home is not None:
+            keys.save(default_key_file(self.key_home, email), self.passphrase)
+        return keys
+
+    @contextmanager
+    def acting(self, label: str) -> Iterator[AuditContext]:
+        user = self.identity.user(self.ids[label])
+        context = AuditContext(
+            actor_id=str(user.id),
+            actor_role=str(user.role),
+            session_id=f"s-{label}",
+            request_id=uuid4().hex,
+            client_ip=self.client_ip,
+        )
+        with acting_as(context):
+            yield context
+
+    def team(self, label: str, *, by: str = "root") -> UUID:
+        if label not in self.teams:
+            with self.acting(by):
+                name = f"{label} {self.tag}" if self.tag else label
+                self.teams[label] = self.identity.create_team(name)
+        return self.teams[label]
+
+    def register(self, label: str, name: str | None = None) -> UUID:
+        """A new, deactivated account, registered by its owner."""
+        email = self.email(label)
+        keys = self._keys_for(email)
+        with acting_as(visitor()):
+            user_id = self.identity.register_user(
+                Registration(**keys.registration(email, name or label.split("@")[0].title()))
+            )
+        self.ids[label], self.keys[label] = user_id, keys
+        return user_id
+
+    def person(
+        self,
+        label: str,
+        role: Role = Role.USER,
+        *,
+        name: str | None = None,
+        active: bool = True,
+        teams: tuple[str, ...] = (),
+        sub_admin_of: tuple[str, ...] = (),
+        by: str = "root",
+    ) -> UUID:
+        """Someone registered, then set up by `by` (the root super-admin by default)."""
+        user_id = self.register(label, name)
+        with self.acting(by):
+            if role is not Role.USER:
+                self.identity.change_role(user_id, role)
+            if active:
+                self.identity.activate_user(user_id)
+            for team in teams:
+                self.identity.add_team_member(self.team(team), user_id)
+            for team in sub_admin_of:
+                self.identity.assign_sub_admin(self.team(team), user_id)
+        return user_id
+
+    def login(
+        self, label: str, *, client_ip: str | None = None, keys: UserKeys | None = None
+    ) -> Principal:
+        """Sign a fresh challenge with the person's keys (or `keys`), as a client would."""
+        email, nonce = self.email(label), secrets.token_bytes(32)
+        with acting_as(visitor(client_ip or self.client_ip)):
+            self.logins.issue_challenge(email, nonce)
+            return self.logins.login(
+                email=email,
+                nonce=nonce,
+                signature=(keys or self.keys[label]).login_signature(nonce, email),
+                token_hash=sha256(nonce).hexdigest(),
+            )
