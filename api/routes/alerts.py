@@ -22,6 +22,7 @@ from api.deps import AlertUseCases, CurrentPrincipal, ReadModels
 from api.schemas import AlertOut, AlertPage, error_responses
 from domain.alerts import SEVERITIES, severity_rank
 from domain.audit_access import AuditAction
+from domain.errors import InvalidInput
 from projections.alerts import alerts
 
 router = APIRouter(
@@ -32,6 +33,7 @@ router = APIRouter(
 
 KEEPALIVE_SECONDS = 15.0
 WAIT_SECONDS = 1.0
+MAX_POSITION = 2**63 - 1  # positions are 64-bit signed in both stores
 
 
 class Note(BaseModel):
@@ -82,7 +84,7 @@ def list_alerts(
     officers: AlertUseCases,
     principal: CurrentPrincipal,
     read_models: ReadModels,
-    after: int = Query(0, ge=0, description="only alerts after this log position"),
+    after: int = Query(0, ge=0, le=MAX_POSITION, description="only alerts after this log position"),
     limit: int = Query(100, ge=1, le=1000),
     min_severity: str | None = SeverityQuery,
     type: str | None = Query(None, description='e.g. "User Locked"'),
@@ -102,6 +104,16 @@ def list_alerts(
         alerts=[alert_out(r) for r in rows],
         next_after=rows[-1].position if rows else after,
     )
+
+
+def _last_event_id(request: Request) -> int:
+    """The Last-Event-ID header as a position; a malformed or impossible one is a 422."""
+    header = request.headers.get("last-event-id", "").strip()
+    if not header:
+        return 0
+    if not (header.isascii() and header.isdigit()) or int(header) > MAX_POSITION:
+        raise InvalidInput("Last-Event-ID", f"a log position from 0 to {MAX_POSITION} is expected")
+    return int(header)
 
 
 @router.post("/{alert_id}/acknowledge", status_code=204)
@@ -133,14 +145,15 @@ async def stream(
     min_severity: str | None = SeverityQuery,
     type: str | None = Query(None),
     actor: str | None = Query(None),
-    last_event_id: int | None = Query(None, ge=0, description="or the Last-Event-ID header"),
+    last_event_id: int | None = Query(
+        None, ge=0, le=MAX_POSITION, description="or the Last-Event-ID header"
+    ),
 ) -> StreamingResponse:
     """Alerts as they are raised (text/event-stream), resumable with Last-Event-ID."""
     await run_in_threadpool(officers.officer, AuditAction.WATCH_ALERTS)
     if min_severity:
         severity_rank(min_severity)  # a bad value is a 422 now, not a broken stream
-    header = request.headers.get("last-event-id", "")
-    after = last_event_id if last_event_id is not None else int(header) if header.isdigit() else 0
+    after = last_event_id if last_event_id is not None else _last_event_id(request)
     runner = read_models
 
     async def events() -> AsyncIterator[str]:
