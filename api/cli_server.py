@@ -115,7 +115,7 @@ def init(
     from client.keys import UserKeys
     from client.session_file import default_key_file
     from domain.envelope import AuditContext, acting_as
-    from domain.identity import Identity, Registration
+    from domain.identity import Registration
     from domain.installation import AlreadyInitialised, Setup
 
     settings = load_settings()
@@ -141,9 +141,7 @@ def init(
                 audit_key_id=key_id_of(public_key),
                 audit_public_key=public_key_pem(public_key),
                 store_kind=settings.store.kind,
-            )
-            Identity(system.app).bootstrap_super_admin(
-                Registration(**admin_keys.registration(admin_email, admin_name))
+                first_super_admin=Registration(**admin_keys.registration(admin_email, admin_name)),
             )
         system.ledger.seal()
     out.print(f"Initialised {settings.store.describe()}")

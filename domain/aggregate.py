@@ -44,6 +44,7 @@ class AuditedAggregate(Aggregate):
         session_id: str | None = field(default_factory=_optional("session_id"), init=False)
         request_id: str = field(default_factory=_required("request_id"), init=False)
         client_ip: str | None = field(default_factory=_optional("client_ip"), init=False)
+        proxy_ip: str | None = field(default_factory=_optional("proxy_ip"), init=False)
 
         @staticmethod
         def create_timestamp() -> datetime:
@@ -51,6 +52,10 @@ class AuditedAggregate(Aggregate):
 
     class Created(Event, Aggregate.Created):
         pass
+
+    # Events recorded before a field of the envelope existed are decoded without
+    # it; reading it then gives the class default instead of an AttributeError.
+    Event.proxy_ip = None  # type: ignore[misc]
 
     class Snapshot(LibrarySnapshot):
         @staticmethod

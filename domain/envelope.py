@@ -27,6 +27,9 @@ class AuditContext:
     session_id: str | None
     request_id: str
     client_ip: str | None
+    # The peer that forwarded the request, when a trusted proxy did (client_ip is
+    # then the client it named); None for a direct connection.
+    proxy_ip: str | None = None
 
     @classmethod
     def system(cls, rule: str, *, request_id: str | None = None) -> AuditContext:

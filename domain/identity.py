@@ -67,12 +67,12 @@ class Identity(Capability):
         self.save(user, EmailIndex(user.email, user.id))
         return user.id
 
-    def bootstrap_super_admin(self, registration: Registration) -> UUID:
-        """The installation's first super-admin, registered and activated in one step."""
+    def bootstrap_super_admin(self, registration: Registration, *also: Any) -> UUID:
+        """A super-admin registered and activated in one step (with `also`, in one save)."""
         user = self._new_user(registration)
         user.change_role(before=str(user.role), after=str(Role.SUPER_ADMIN), by_super_admin=True)
         user.activate()
-        self.save(user, EmailIndex(user.email, user.id))
+        self.save(*also, user, EmailIndex(user.email, user.id))
         return user.id
 
     def _new_user(self, registration: Registration) -> User:
@@ -281,6 +281,7 @@ class Identity(Capability):
         self.save(team, target)
 
     def set_team_quota(self, team_id: UUID, quota: Quota) -> None:
+        quota.check()
         actor, team = self.acting_user(), self.team(team_id)
         self.authorise(actor, Action.SET_QUOTA, TeamRecord(team.id))
         if quota != team.quota:

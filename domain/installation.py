@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -10,6 +10,9 @@ from eventsourcing.domain import event
 from domain.aggregate import AuditedAggregate
 from domain.capability import Capability
 from domain.errors import Conflict
+
+if TYPE_CHECKING:
+    from domain.identity import Registration
 
 INSTALLATION_ID = uuid5(NAMESPACE_URL, "strongroom:installation")
 
@@ -31,17 +34,25 @@ class Installation(AuditedAggregate):
 
 
 class Setup(Capability):
-    def initialise(self, *, audit_key_id: str, audit_public_key: str, store_kind: str) -> None:
-        """Record that this store was initialised, and with which audit key."""
+    def initialise(
+        self,
+        *,
+        audit_key_id: str,
+        audit_public_key: str,
+        store_kind: str,
+        first_super_admin: Registration,
+    ) -> UUID:
+        """Record the installation, its audit key and its first super-admin, all or nothing."""
+        from domain.identity import Identity
+
         if self.is_initialised():
             raise AlreadyInitialised("this store is already initialised")
-        self.save(
-            Installation(
-                audit_key_id=audit_key_id,
-                audit_public_key=audit_public_key,
-                store_kind=store_kind,
-            )
+        installation = Installation(
+            audit_key_id=audit_key_id,
+            audit_public_key=audit_public_key,
+            store_kind=store_kind,
         )
+        return Identity(self.app).bootstrap_super_admin(first_super_admin, installation)
 
     def is_initialised(self) -> bool:
         return self.find(Installation, INSTALLATION_ID) is not None

@@ -8,7 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.aggregate import AuditedAggregate
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
 
 
 class TeamNotFound(NotFound):
@@ -27,6 +27,17 @@ class Quota:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    def check(self) -> None:
+        """Refuse a quota outside its documented range, before anything is recorded."""
+        for name, high in QUOTA_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+                raise InvalidInput(name, f"a whole number from 0 to {high} is expected")
+
+
+# The documented ranges: 8 PiB (2^53, exact in every JSON reader), 10,000 VMs, 100,000 cores.
+QUOTA_LIMITS = {"storage_bytes": 2**53, "vm_count": 10_000, "cpu_cores": 100_000}
 
 
 # What every new team gets; only a super-admin raises it.
