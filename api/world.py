@@ -139,15 +139,27 @@ class World:
         return user_id
 
     def login(
-        self, label: str, *, client_ip: str | None = None, keys: UserKeys | None = None
+        self,
+        label: str,
+        *,
+        client_ip: str | None = None,
+        keys: UserKeys | None = None,
+        email: str | None = None,
+        nonce: bytes | None = None,
+        token_hash: str | None = None,
     ) -> Principal:
-        """Sign a fresh challenge with the person's keys (or `keys`), as a client would."""
-        email, nonce = self.email(label), secrets.token_bytes(32)
+        """Sign a challenge with the person's keys (or `keys`), as a client would.
+
+        A fresh challenge is issued unless `nonce` names one already issued (a replay).
+        """
+        email = email or self.email(label)
         with acting_as(visitor(client_ip or self.client_ip)):
-            self.logins.issue_challenge(email, nonce)
+            if nonce is None:
+                nonce = secrets.token_bytes(32)
+                self.logins.issue_challenge(email, nonce)
             return self.logins.login(
                 email=email,
                 nonce=nonce,
                 signature=(keys or self.keys[label]).login_signature(nonce, email),
-                token_hash=sha256(nonce).hexdigest(),
+                token_hash=token_hash or sha256(nonce).hexdigest(),
             )

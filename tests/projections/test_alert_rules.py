@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 from datetime import timedelta
-from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -18,13 +16,12 @@ from api.world import World
 from client.keys import UserKeys
 from domain.access import Permission, Role
 from domain.application import Strongroom
-from domain.envelope import AuditContext, acting_as
 from domain.errors import Forbidden
 from domain.identity import Identity
-from domain.logins import Logins
 from domain.sessions import AuthenticationFailed
 from projections.alert_rules import AlertRules, RulesFileError
 from projections.alerts import alerts
+from tests.api.cli_runner import ADMIN, env_for, strongroom
 from tests.runners import runner_for
 
 
@@ -47,19 +44,6 @@ def raised(settings: Settings, app: Strongroom, rule: str) -> list[str]:
             select(alerts).where(alerts.c.rule == rule).order_by(alerts.c.position)
         ).all()
     return [r.message for r in rows]
-
-
-def login(app: Strongroom, w: World, who: str, ip: str, keys: UserKeys | None = None) -> None:
-    nonce = secrets.token_bytes(32)
-    visitor = AuditContext("anonymous", "anonymous", None, secrets.token_hex(4), ip)
-    with acting_as(visitor):
-        Logins(app).issue_challenge(w.email(who), nonce)
-        Logins(app).login(
-            email=w.email(who),
-            nonce=nonce,
-            signature=(keys or w.keys[who]).login_signature(nonce, w.email(who)),
-            token_hash=sha256(nonce).hexdigest(),
-        )
 
 
 def test_user_added_and_its_near_miss(settings: Settings, world: World) -> None:
@@ -99,7 +83,7 @@ def test_user_locked(settings: Settings, world: World, clock: ManualClock, failu
     for _ in range(failures):
         clock.advance(timedelta(seconds=30))
         with pytest.raises(AuthenticationFailed):
-            login(app, world, "ada", "10.1.2.3", keys=impostor)
+            world.login("ada", client_ip="10.1.2.3", keys=impostor)
     locked = raised(settings, app, "user_locked")
     assert len(locked) == (1 if failures == 5 else 0)
 
@@ -111,8 +95,8 @@ def test_user_locked(settings: Settings, world: World, clock: ManualClock, failu
 )
 def test_ip_change(settings: Settings, world: World, second_ip: str, fires: bool) -> None:
     app = world.app
-    login(app, world, "ada", "10.1.2.3")
-    login(app, world, "ada", second_ip)
+    world.login("ada", client_ip="10.1.2.3")
+    world.login("ada", client_ip=second_ip)
     messages = raised(settings, app, "ip_change")
     assert messages == (
         [f"login from {second_ip}; the previous login came from 10.1.2.3"] if fires else []
@@ -222,3 +206,38 @@ def test_a_bad_rules_file_is_refused_with_line_and_reason(
         AlertRules.load(write(tmp_path, text))
     assert message in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def test_rebuilding_the_rules_process_applies_the_configured_rules(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # History the rules process has never seen, and a rules file that switches
+    # "User Added" off.
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[user_added]\nenabled = false\n")
+    env = env_for(settings, STRONGROOM_ALERT_RULES=str(rules))
+    assert strongroom("init", *ADMIN, env=env).returncode == 0
+    app = open_system(settings).app
+    world = World(app)
+    world.person("ada")
+    with world.acting("root"):
+        Identity(app).change_role(world.ids["ada"], Role.SUB_ADMIN)
+    app.close()
+
+    rebuilt = strongroom("projections", "rebuild", "alert-rules", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+
+    # Only what the configured rules raise was recorded: no "User Added"; a "Role
+    # Changed" for each of the three role changes (two super-admins made, and ada).
+    app = open_system(settings).app
+    raised_rules = [
+        e.rule
+        for e in (
+            app.mapper.to_domain_event(n)
+            for n in app.recorder.select_notifications(start=1, limit=10_000)
+        )
+        if type(e).__qualname__ == "Alert.Raised"
+    ]
+    app.close()
+    assert "user_added" not in raised_rules
+    assert raised_rules.count("role_changed") == 3
