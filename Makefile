@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_HOME := $(CURDIR)/.demo
 ADMIN_EMAIL ?= admin@localhost.localdomain
 
-.PHONY: test run demo bench lint system-deps clean
+.PHONY: test test-fast run demo bench lint system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -34,10 +34,14 @@ system-deps:
 test: $(STAMP)
 	$(BIN)/pytest
 
+# The fast ring: access rules and aggregates, no store, no server (seconds).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m fast
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy domain adapters api audit_queries
+	$(BIN)/mypy domain adapters api audit_queries projections client
 
 run: $(STAMP)
 	env -u STRONGROOM_DATABASE_URL $(BIN)/strongroom init --if-needed --admin-email $(ADMIN_EMAIL)

@@ -45,7 +45,7 @@ class Capability:
     def find(self, kind: type[T], aggregate_id: UUID) -> T | None:
         """The aggregate with this id if there is one and it is a `kind`."""
         try:
-            found = self.repository.get(aggregate_id)
+            found: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None

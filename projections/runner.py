@@ -311,8 +311,10 @@ class ProjectionRunner:
     def _apply_page(self, projection: Projection, before: int | None = None) -> int:
         with self.engine.begin() as conn:
             start = position_of(conn, projection.name)
-            page: list[Notification] = self.app.recorder.select_notifications(
-                start=start, limit=self.page, inclusive_of_start=False
+            page: list[Notification] = list(
+                self.app.recorder.select_notifications(
+                    start=start, limit=self.page, inclusive_of_start=False
+                )
             )
             if before is not None:
                 page = [n for n in page if n.id < before]

@@ -18,6 +18,34 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
+STORE_FIXTURES = {"settings", "store_kind", "app", "shared_app"}
+# Modules whose every test opens a store of its own (not through the fixtures).
+STORE_MODULES = {
+    "test_append_only",
+    "test_processes",
+    "test_racing_writers",
+    "test_recorder_conformance",
+    "test_runner",
+    "test_snapshots",
+    "test_verify_tampering",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Sort every test into its ring: e2e (servers, CLI, browser), store, or fast."""
+    for item in items:
+        path = item.path.as_posix()
+        if "/tests/e2e/" in path or "/tests/api/" in path:
+            item.add_marker(pytest.mark.e2e)
+        elif (
+            STORE_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or item.path.stem in STORE_MODULES
+        ):
+            item.add_marker(pytest.mark.store)
+        else:
+            item.add_marker(pytest.mark.fast)
+
+
 def store_params() -> list[object]:
     return [
         pytest.param(kind, marks=[needs_postgres] if kind == "postgres" else [], id=kind)

@@ -98,7 +98,7 @@ def summary(
             .select_from(sessions)
             .where(sessions.c.ended.is_(False), sessions.c.expires_at > now)
         ).scalar_one()
-        members = dict(
+        members: dict[str, int] = dict(
             conn.execute(
                 select(team_members.c.team_id, func.count()).group_by(team_members.c.team_id)
             ).all()
