@@ -1,8 +1,11 @@
-"""Verification of the audit ledger: the hash chain, the checkpoints and the witness.
+"""Verification of the audit ledger: the hash chain, the checkpoints, the witness, the snapshots.
 
-Walks every stored event in position order beside its chain link, then checks
-the checkpoint sequence against the chain and the witness file, and reports the
-first position where the store no longer matches what was recorded.
+Checks that the ledger's tables are still the ones the ledger created, walks
+every stored event in position order beside its chain link, then checks the
+checkpoint sequence against the chain and the witness file, and every snapshot's
+signature, and reports the first position where the store no longer matches
+what was recorded.  The store is treated as hostile: whatever a column holds,
+the outcome is a verdict with a position, never an exception.
 """
 
 from __future__ import annotations
@@ -11,19 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
+from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters.ledger.chain import GENESIS_HASH, GENESIS_POSITION, LINK_TAG, POSITIONS
+from adapters.ledger import stored
+from adapters.ledger.chain import GENESIS_HASH, GENESIS_POSITION, LINK_FORMAT
 from adapters.ledger.checkpoints import (
     GENESIS_DIGEST,
     Checkpoint,
     Witness,
     load_public_key,
     signature_is_valid,
+    stored_checkpoint,
 )
+from adapters.ledger.snapshots import why_untrusted
 from adapters.settings import Settings
-from audit_queries.ledger_reader import LedgerReader, open_reader
+from audit_queries.ledger_reader import LedgerReader, StoredSnapshot, open_reader
 
 # What can be wrong, as reported by `strongroom audit verify`.
 ALTERED = "altered"
@@ -32,6 +39,11 @@ INSERTED = "inserted"
 REORDERED = "reordered"
 UNSIGNED_TAIL = "unsigned tail"
 BAD_SIGNATURE = "bad signature"
+FORGED_SNAPSHOT = "forged snapshot"
+
+# Where a problem is reported when the ledger's tables themselves were changed:
+# nothing in them can be trusted, from the start of the log.
+START_OF_LOG = 1
 
 _PROGRESS_EVERY = 50_000
 
@@ -74,6 +86,11 @@ def verify_store(
 ) -> VerifyReport:
     """Verify the store `settings` name, with its home's public key and witness."""
     key = load_public_key(public_key or settings.public_key_path)
+    witness: Checkpoint | stored.Malformed | None
+    try:
+        witness = Witness(settings.witness_path).read()
+    except stored.Malformed as unreadable:
+        witness = unreadable
     reader = open_reader(settings)
     try:
         if on_bound is not None:
@@ -82,7 +99,7 @@ def verify_store(
             reader,
             key,
             checkpoint_every=settings.checkpoint_every,
-            witness=Witness(settings.witness_path).read(),
+            witness=witness,
             progress=progress,
         )
     finally:
@@ -94,12 +111,17 @@ def verify_ledger(
     public_key: Ed25519PublicKey,
     *,
     checkpoint_every: int,
-    witness: Checkpoint | None = None,
+    witness: Checkpoint | stored.Malformed | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     """Check the whole ledger; the report names the first bad position, if any."""
+    faults = reader.schema_faults()
+    if faults:
+        # Its queries would read columns of types the ledger never gave them.
+        return _tables_changed(faults)
     # Checkpoints first, then the bound: every signed position is then inside the walk.
-    checkpoints = reader.checkpoints()
+    entries = _read_checkpoints(reader)
+    checkpoints = [entry for entry in entries if isinstance(entry, Checkpoint)]
     upto = reader.bound()
     signed_positions = {c.position for c in checkpoints}
     sealed_up_to = max(signed_positions, default=GENESIS_POSITION)
@@ -109,19 +131,14 @@ def verify_ledger(
     )
 
     problems = [walk.problem] if walk.problem else []
-    problems += _check_checkpoints(checkpoints, public_key, walk, hashes_at_checkpoints)
-    if witness is not None:
+    problems += _check_positions(reader, upto)
+    problems += _check_checkpoints(entries, public_key, walk, hashes_at_checkpoints)
+    if isinstance(witness, stored.Malformed):
+        problems.append(_unreadable_witness(witness, checkpoints))
+    elif witness is not None:
         problems += _check_witness(witness, checkpoints, public_key, walk)
-    if walk.problem is None and walk.unsigned >= checkpoint_every:
-        assert walk.first_unsigned is not None
-        problems.append(
-            Problem(
-                walk.first_unsigned,
-                UNSIGNED_TAIL,
-                f"{walk.unsigned} events after position {sealed_up_to} carry no signed "
-                f"checkpoint; the ledger seals at least every {checkpoint_every} events",
-            )
-        )
+    problems += _check_snapshots(reader, public_key, upto)
+    problems += _check_unsigned_tail(walk, sealed_up_to, checkpoint_every)
     first = min(problems, key=lambda p: p.position) if problems else None
     return VerifyReport(
         events=walk.events,
@@ -130,6 +147,29 @@ def verify_ledger(
         unsigned=walk.unsigned,
         problem=first,
     )
+
+
+def _tables_changed(faults: list[str]) -> VerifyReport:
+    problem = Problem(
+        START_OF_LOG, ALTERED, f"the ledger's tables were changed: {'; '.join(faults)}"
+    )
+    return VerifyReport(
+        events=0, checkpoints=0, last_position=GENESIS_POSITION, unsigned=0, problem=problem
+    )
+
+
+def _check_unsigned_tail(walk: _Walk, sealed_up_to: int, checkpoint_every: int) -> list[Problem]:
+    if walk.problem is not None or walk.unsigned < checkpoint_every:
+        return []
+    assert walk.first_unsigned is not None
+    return [
+        Problem(
+            walk.first_unsigned,
+            UNSIGNED_TAIL,
+            f"{walk.unsigned} events after position {sealed_up_to} carry no signed "
+            f"checkpoint; the ledger seals at least every {checkpoint_every} events",
+        )
+    ]
 
 
 def _walk_chain(
@@ -143,26 +183,33 @@ def _walk_chain(
     walk = _Walk()
     last_position, last_hash = GENESIS_POSITION, GENESIS_HASH
     count = 0
-    # The hot loop: one pass, two hashes an event, locals only (the same
-    # computation as chain.event_digest and chain.link_hash, inlined).
-    pack_positions = POSITIONS.pack
-    for position, preimage, prev_position, digest, stored_hash in reader.rows(upto):
-        if digest is None or stored_hash is None:
+    # The hot loop: one pass, two hashes an event, locals only.  Comparisons with
+    # `!=` hold for values of any type; only the slow paths look closer.
+    hash_link = LINK_FORMAT.hash
+    for position, preimage, linked, prev_position, digest, stored_hash in reader.rows(upto):
+        if not linked:
             walk.problem = Problem(
                 position, INSERTED, "this event has no chain link: the ledger did not record it"
             )
             break
+        if preimage is None:
+            walk.problem = Problem(
+                position,
+                ALTERED,
+                "the stored event is not what the ledger wrote: " + reader.describe_event(position),
+            )
+            break
         if prev_position != last_position:
-            assert prev_position is not None
-            walk.problem = _broken_link(reader, position, prev_position, last_position)
+            intact = (
+                sha256(preimage).digest() == digest
+                and hash_link(last_hash, position, last_position, digest) == stored_hash
+            )
+            walk.problem = _broken_link(reader, position, prev_position, last_position, intact)
             break
         if sha256(preimage).digest() != digest:
             walk.problem = _changed_content(reader, position, preimage)
             break
-        if (
-            sha256(LINK_TAG + last_hash + pack_positions(position, last_position) + digest).digest()
-            != stored_hash
-        ):
+        if hash_link(last_hash, position, last_position, digest) != stored_hash:
             walk.problem = Problem(position, ALTERED, "the chain link itself was changed")
             break
         if position in signed_positions:
@@ -190,8 +237,24 @@ def _walk_chain(
 
 
 def _broken_link(
-    reader: LedgerReader, position: int, prev_position: int, last_position: int
+    reader: LedgerReader, position: int, prev_position: object, last_position: int, intact: bool
 ) -> Problem:
+    """The link at `position` does not name the walk's last position as its predecessor."""
+    if type(prev_position) is not int:
+        return Problem(
+            position,
+            ALTERED,
+            f"the chain link's prev_position holds {stored.describe(prev_position)}, "
+            "not a position",
+        )
+    if intact or not GENESIS_POSITION <= prev_position < position:
+        # The link's hash still binds it to the walk's last position (or it names
+        # a position no link can follow): only its prev_position column was changed.
+        return Problem(
+            position,
+            ALTERED,
+            f"the chain link's prev_position was changed from {last_position} to {prev_position}",
+        )
     if prev_position > last_position:
         return Problem(
             prev_position,
@@ -209,6 +272,30 @@ def _broken_link(
     )
 
 
+def _check_positions(reader: LedgerReader, upto: int) -> list[Problem]:
+    """Events the walk over positions 1.. cannot see, which the library would still load."""
+    lowest = reader.lowest_position()
+    if lowest is not None and lowest <= GENESIS_POSITION:
+        return [
+            Problem(
+                lowest,
+                INSERTED,
+                f"an event sits at position {lowest}, before the log's first position: "
+                "the ledger never puts one there",
+            )
+        ]
+    unplaced = reader.events_without_position()
+    if unplaced:
+        return [
+            Problem(
+                upto + 1,
+                INSERTED,
+                f"{unplaced} event(s) have no position at all: the ledger never writes one",
+            )
+        ]
+    return []
+
+
 def _changed_content(reader: LedgerReader, position: int, preimage: bytes) -> Problem:
     recorded_at = reader.position_of_digest(sha256(preimage).digest())
     if recorded_at is not None and recorded_at != position:
@@ -220,15 +307,35 @@ def _changed_content(reader: LedgerReader, position: int, preimage: bytes) -> Pr
     return Problem(position, ALTERED, "the stored event differs from what the chain recorded")
 
 
+def _read_checkpoints(reader: LedgerReader) -> list[Checkpoint | stored.Malformed]:
+    """The stored checkpoints in order, each one either well-formed or why it is not."""
+    entries: list[Checkpoint | stored.Malformed] = []
+    for row in reader.checkpoints():
+        try:
+            entries.append(stored_checkpoint(*row))
+        except stored.Malformed as malformed:
+            entries.append(malformed)
+    return entries
+
+
 def _check_checkpoints(
-    checkpoints: list[Checkpoint],
+    entries: list[Checkpoint | stored.Malformed],
     public_key: Ed25519PublicKey,
     walk: _Walk,
     hashes_at_checkpoints: dict[int, bytes],
 ) -> list[Problem]:
     previous_digest, previous_position = GENESIS_DIGEST, GENESIS_POSITION
-    for expected_seq, checkpoint in enumerate(checkpoints, start=1):
+    for expected_seq, checkpoint in enumerate(entries, start=1):
         start = previous_position + 1
+        if isinstance(checkpoint, stored.Malformed):
+            return [
+                Problem(
+                    start,
+                    BAD_SIGNATURE,
+                    f"the checkpoint in the place of checkpoint {expected_seq} cannot carry "
+                    f"a signature by the audit key: its {checkpoint}",
+                )
+            ]
         if checkpoint.seq != expected_seq:
             gone = (
                 f"checkpoint {expected_seq}"
@@ -285,6 +392,52 @@ def _check_checkpoints(
                 ]
         previous_digest, previous_position = checkpoint.digest(), checkpoint.position
     return []
+
+
+def _unreadable_witness(error: stored.Malformed, checkpoints: list[Checkpoint]) -> Problem:
+    # The witness vouches for the newest checkpoint: that is what can no longer be confirmed.
+    newest = max((c.position for c in checkpoints), default=START_OF_LOG)
+    return Problem(newest, BAD_SIGNATURE, str(error))
+
+
+def _check_snapshots(
+    reader: LedgerReader, public_key: Ed25519PublicKey, upto: int
+) -> list[Problem]:
+    """Every snapshot must carry the audit key's signature; the earliest forged one is reported.
+
+    Its position is that of the event at the snapshot's aggregate and version;
+    a snapshot of a version no event has is reported after the end of the log.
+    """
+    first: Problem | None = None
+    for snapshot in reader.snapshots():
+        reason = why_untrusted(
+            public_key,
+            snapshot.originator_id,
+            snapshot.originator_version,
+            snapshot.topic,
+            snapshot.state,
+            snapshot.signature,
+        )
+        if reason is None:
+            continue
+        position = snapshot.position if snapshot.position is not None else upto + 1
+        if first is None or position < first.position:
+            first = Problem(position, FORGED_SNAPSHOT, _forged_snapshot_detail(snapshot, reason))
+    return [first] if first is not None else []
+
+
+def _forged_snapshot_detail(snapshot: StoredSnapshot, reason: str) -> str:
+    try:
+        aggregate = str(UUID(bytes=stored.aggregate_id(snapshot.originator_id)))
+    except stored.Malformed:
+        aggregate = f"({stored.describe(snapshot.originator_id)})"
+    version = snapshot.originator_version
+    shown = str(version) if type(version) is int else f"({stored.describe(version)})"
+    where = "" if snapshot.position is not None else "; the log holds no event at that version"
+    return (
+        f"the snapshot of aggregate {aggregate} at version {shown} would be refused "
+        f"on load: {reason}{where}"
+    )
 
 
 def _check_witness(

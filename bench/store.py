@@ -9,7 +9,10 @@ and measures them in interleaved rounds so machine noise hits both alike:
   - loading an aggregate with a long history by replay and from snapshots, at
     several history lengths (an aggregate whose state stays the same size, so
     the measure is of history length alone)
-  - `audit verify` speed over the whole store
+  - loading from a snapshot: the library's unsigned snapshots against ours,
+    whose signature is checked on every load
+  - `audit verify` speed over the whole store, without snapshots and with one
+    every 100 events (each one's signature is checked)
 
 Run: `make bench` (or `.venv/bin/python bench/store.py [--quick]`).
 Postgres: STRONGROOM_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
@@ -29,7 +32,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 
@@ -152,11 +155,8 @@ def build_history(app: Strongroom, length: int) -> Tally:
     return tally
 
 
-def load_seconds(app: Strongroom, note_id: object, repeats: int) -> float:
-    return statistics.median(
-        timed(lambda: app.repository.get(note_id))
-        for _ in range(repeats)  # type: ignore[arg-type]
-    )
+def load_seconds(app: Strongroom, note_id: UUID, repeats: int) -> float:
+    return statistics.median(timed(lambda: app.repository.get(note_id)) for _ in range(repeats))
 
 
 def verify_rate(settings: Settings) -> tuple[float, int]:
@@ -211,15 +211,44 @@ def bench_store(kind: str, quick: bool) -> list[tuple[str, str, str, str]]:
                 plain.close()
                 snapped.close()
 
+        # Loading from a snapshot: the library's own against ours, signed and checked.
+        length = 10_000
+        with store(kind) as lib_settings, store(kind) as snap_settings:
+            library = open_app(lib_settings, ours=False, snapshots=100, cache=False)
+            signed = open_app(snap_settings, ours=True, snapshots=100, cache=False)
+            lib_note = build_history(library, length)
+            signed_note = build_history(signed, length)
+            lib_s, signed_s = interleaved(
+                rounds,
+                lambda: load_seconds(library, lib_note.id, 5),
+                lambda: load_seconds(signed, signed_note.id, 5),
+            )
+            rows.append(
+                (
+                    kind,
+                    f"load aggregate from its snapshot, {length:,} events (loads/s)",
+                    f"{1 / lib_s:,.0f}",
+                    f"{1 / signed_s:,.0f}",
+                )
+            )
+            library.close()
+            signed.close()
+
     # Verification over a store of a realistic size: startup costs amortised.
-    with store(kind) as verify_settings:
-        app = open_app(verify_settings, ours=True, snapshots=None, cache=True)
-        big_saves(app, 20 if quick else 100, 1000)
-        app.close()
-        rate, events = max(verify_rate(verify_settings) for _ in range(rounds))
-        rows.append(
-            (kind, f"audit verify, {events:,} events (ev/s, best of {rounds})", "—", f"{rate:,.0f}")
-        )
+    for snapshots in (None, 100):
+        with store(kind) as verify_settings:
+            app = open_app(verify_settings, ours=True, snapshots=snapshots, cache=True)
+            if snapshots:
+                # Notes of 100 events each: one snapshot every 100 events.
+                big_saves(app, 200 if quick else 1000, 100)
+            else:
+                big_saves(app, 20 if quick else 100, 1000)
+            app.close()
+            rate, events = max(verify_rate(verify_settings) for _ in range(rounds))
+            measure = f"audit verify, {events:,} events"
+            if snapshots:
+                measure += f", a signed snapshot every {snapshots}"
+            rows.append((kind, f"{measure} (ev/s, best of {rounds})", "—", f"{rate:,.0f}"))
     return rows
 
 

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from adapters.ledger import stored
+
 GENESIS_DIGEST = bytes(32)
 
 
@@ -67,10 +69,31 @@ class Checkpoint:
             position=int(str(data["position"])),
             chain_hash=bytes.fromhex(str(data["chain_hash"])),
             previous_digest=bytes.fromhex(str(data["previous_digest"])),
-            sealed_at=str(data["sealed_at"]),
-            key_id=str(data["key_id"]),
+            sealed_at=stored.text(data["sealed_at"], "sealed_at"),
+            key_id=stored.text(data["key_id"], "key_id"),
             signature=bytes.fromhex(str(data["signature"])),
         )
+
+
+def stored_checkpoint(
+    seq: object,
+    position: object,
+    chain_hash: object,
+    previous_digest: object,
+    sealed_at: object,
+    key_id: object,
+    signature: object,
+) -> Checkpoint:
+    """The checkpoint a stored row holds; `stored.Malformed` if a column is not what was written."""
+    return Checkpoint(
+        seq=stored.integer(seq, "seq"),
+        position=stored.integer(position, "position"),
+        chain_hash=stored.blob(chain_hash, "chain_hash"),
+        previous_digest=stored.blob(previous_digest, "previous_digest"),
+        sealed_at=stored.text(sealed_at, "sealed_at"),
+        key_id=stored.text(key_id, "key_id"),
+        signature=stored.blob(signature, "signature"),
+    )
 
 
 def signed_body(
@@ -141,7 +164,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 
 class CheckpointSigner:
-    """Signs checkpoints with the audit key; holds the only copy of it in memory."""
+    """Signs checkpoints (and snapshots) with the audit key; holds the only copy of it in memory."""
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
@@ -161,6 +184,10 @@ class CheckpointSigner:
         if not isinstance(key, Ed25519PrivateKey):
             raise AuditKeyError(f"{path} is not an Ed25519 private key")
         return cls(key)
+
+    def sign_message(self, message: bytes) -> bytes:
+        """The audit key's Ed25519 signature over `message` (snapshots use this)."""
+        return self._key.sign(message)
 
     def sign(
         self,
@@ -199,10 +226,22 @@ class Witness:
         self.path = path
 
     def read(self) -> Checkpoint | None:
+        """The checkpoint held, None if there is none; `stored.Malformed` if the file is not one."""
         try:
-            return Checkpoint.from_json(json.loads(self.path.read_text()))
+            data = json.loads(self.path.read_text())
+            if not isinstance(data, dict):
+                raise stored.Malformed("it holds no JSON object")
+            return Checkpoint.from_json(data)
         except FileNotFoundError:
             return None
+        except stored.Malformed as error:
+            raise stored.Malformed(
+                f"the witness file {self.path} is not a checkpoint: {error}"
+            ) from None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise stored.Malformed(
+                f"the witness file {self.path} is not a checkpoint ({type(error).__name__})"
+            ) from None
 
     def record(self, checkpoint: Checkpoint) -> None:
         """Keep `checkpoint` if it is newer than the one held (several writers may race)."""

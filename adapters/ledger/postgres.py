@@ -1,4 +1,4 @@
-"""The production store: the library's Postgres recorder, chained and append-only."""
+"""The production store: the library's Postgres recorders, chained, signed and append-only."""
 
 from __future__ import annotations
 
@@ -6,61 +6,45 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
+    AggregateRecorder,
     ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
     ProcessRecorder,
     ProgrammingError,
     StoredEvent,
 )
 from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
     PostgresDatastore,
     PostgresFactory,
     PostgresProcessRecorder,
 )
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.ledger.chain import Link
-from adapters.ledger.checkpoints import Checkpoint
+from adapters.ledger.checkpoints import Checkpoint, CheckpointSigner
 from adapters.ledger.config import LedgerConfig, refuse_unchained_recorder
 from adapters.ledger.port import ChainedRecorder
-from adapters.ledger.writer import (
-    CHECKPOINT_COLUMNS,
-    LedgerSQL,
-    LedgerWriter,
-    chain_table,
-    checkpoint_table,
-)
+from adapters.ledger.schema import CHAIN, SNAPSHOT_SIGNATURES, LedgerTables, PostgresDialect
+from adapters.ledger.snapshots import snapshot_signature, snapshots_unreadable, trusted_snapshots
+from adapters.ledger.writer import LedgerSQL, LedgerWriter
 
-APPEND_ONLY_FUNCTION = "strongroom_refuse_change"
 log = logging.getLogger(__name__)
-
-
-def _name(schema: str, table: str) -> str:
-    return f"{Identifier(schema).as_string()}.{Identifier(table).as_string()}"
-
-
-def append_only_triggers(schema: str, table: str) -> list[str]:
-    """Triggers that make UPDATE, DELETE and TRUNCATE of `table` fail."""
-    qualified = _name(schema, table)
-    function = _name(schema, APPEND_ONLY_FUNCTION)
-    row_trigger = Identifier(f"{table}_append_only").as_string()
-    truncate_trigger = Identifier(f"{table}_no_truncate").as_string()
-    return [
-        f"CREATE OR REPLACE TRIGGER {row_trigger} BEFORE UPDATE OR DELETE ON {qualified} "
-        f"FOR EACH ROW EXECUTE FUNCTION {function}()",
-        f"CREATE OR REPLACE TRIGGER {truncate_trigger} BEFORE TRUNCATE ON {qualified} "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
-    ]
 
 
 def links_inserter(chain: str) -> Callable[[Any, list[Link]], None]:
     """One INSERT from four arrays, whatever the number of links."""
     statement = (
-        f"INSERT INTO {chain} SELECT * FROM "
+        f"INSERT INTO {chain} ({CHAIN.column_names}) SELECT * FROM "
         "unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
     )
 
@@ -70,38 +54,12 @@ def links_inserter(chain: str) -> Callable[[Any, list[Link]], None]:
     return insert_links
 
 
-def ledger_sql(schema: str, events_table: str) -> LedgerSQL:
+def ledger_sql(tables: LedgerTables) -> LedgerSQL:
+    return LedgerSQL.of(tables, links_inserter(tables.q(tables.chain)))
 
-    chain = _name(schema, chain_table(events_table))
-    checkpoints = _name(schema, checkpoint_table(events_table))
-    return LedgerSQL(
-        create=[
-            f"CREATE TABLE IF NOT EXISTS {chain} ("
-            "position bigint PRIMARY KEY, prev_position bigint NOT NULL, "
-            "digest bytea NOT NULL, hash bytea NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {checkpoints} ("
-            "seq bigint PRIMARY KEY, position bigint NOT NULL, chain_hash bytea NOT NULL, "
-            "previous_digest bytea NOT NULL, sealed_at text NOT NULL, key_id text NOT NULL, "
-            "signature bytea NOT NULL)",
-            f"CREATE OR REPLACE FUNCTION {_name(schema, APPEND_ONLY_FUNCTION)}() "
-            "RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP "
-            "USING ERRCODE = 'insufficient_privilege'; END $$",
-            *append_only_triggers(schema, events_table),
-            *append_only_triggers(schema, chain_table(events_table)),
-            *append_only_triggers(schema, checkpoint_table(events_table)),
-        ],
-        select_head=(
-            f"SELECT position, hash, (SELECT position FROM {checkpoints} "
-            "ORDER BY seq DESC LIMIT 1) AS sealed_position "
-            f"FROM {chain} ORDER BY position DESC LIMIT 1"
-        ),
-        insert_links=links_inserter(chain),
-        select_last_checkpoint=(
-            f"SELECT {CHECKPOINT_COLUMNS} FROM {checkpoints} ORDER BY seq DESC LIMIT 1"
-        ),
-        insert_checkpoint=f"INSERT INTO {checkpoints} VALUES (%s, %s, %s, %s, %s, %s, %s)",
-    )
+
+def _sql(statements: list[str]) -> list[Composed]:
+    return [Composed([SQL(statement)]) for statement in statements]
 
 
 class ChainedPostgresApplicationRecorder(ChainedRecorder, PostgresProcessRecorder):
@@ -127,17 +85,16 @@ class ChainedPostgresApplicationRecorder(ChainedRecorder, PostgresProcessRecorde
             events_table_name=events_table_name,
             tracking_table_name=tracking_table_name,
         )
+        self.tables = LedgerTables.beside(PostgresDialect(datastore.schema), events_table_name)
         self.ledger = LedgerWriter(
-            ledger_sql(datastore.schema, events_table_name),
+            ledger_sql(self.tables),
             signer=config.signer,
             checkpoint_every=config.checkpoint_every,
             clock=config.clock,
             witness=config.witness,
         )
         self._head_cursors = threading.local()
-        self.sql_create_statements.extend(
-            Composed([SQL(statement)]) for statement in self.ledger.sql.create
-        )
+        self.sql_create_statements.extend(_sql(list(self.ledger.sql.create)))
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -201,6 +158,72 @@ class ChainedPostgresApplicationRecorder(ChainedRecorder, PostgresProcessRecorde
         return checkpoint
 
 
+class SignedPostgresSnapshotRecorder(PostgresAggregateRecorder):
+    """The library's snapshot recorder; each snapshot is signed, and checked when loaded."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = "stored_snapshots",
+        signer: CheckpointSigner,
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.signer = signer
+        self.tables = LedgerTables.beside_snapshots(
+            PostgresDialect(datastore.schema), events_table_name
+        )
+        self.sql_create_statements.extend(_sql(self.tables.create_snapshot_tables()))
+        self._insert_signatures = (
+            f"INSERT INTO {self.tables.q(self.tables.snapshot_signatures)} "
+            f"({SNAPSHOT_SIGNATURES.column_names}) "
+            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::bytea[])"
+        )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if stored_events:
+            # The snapshot and its signature, in one transaction.
+            with self.datastore.transaction(commit=True) as curs:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                curs.execute(
+                    self._insert_signatures,
+                    (
+                        [snapshot.originator_id for snapshot in stored_events],
+                        [snapshot.originator_version for snapshot in stored_events],
+                        [snapshot_signature(self.signer, snapshot) for snapshot in stored_events],
+                    ),
+                )
+        return None
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        statement = self.tables.select_signed_snapshots(
+            gt=gt is not None, lte=lte is not None, desc=desc, limit=limit is not None
+        )
+        params: list[Any] = [originator_id]
+        params += [bound for bound in (gt, lte, limit) if bound is not None]
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, params, prepare=True)
+                rows = curs.fetchall()
+        except (InterfaceError, OperationalError):
+            raise  # the server is away: retried, not mistaken for tampering
+        except PersistenceError as error:  # e.g. a column's type was altered
+            return snapshots_unreadable(originator_id, error)
+        return trusted_snapshots(originator_id, rows, self.signer.public_key)
+
+
 class ChainedPostgresFactory(PostgresFactory):
     """PERSISTENCE_MODULE target for the production store."""
 
@@ -211,6 +234,18 @@ class ChainedPostgresFactory(PostgresFactory):
             events_table_name=prefix + "_events",
             tracking_table_name=prefix + "_tracking",
             config=LedgerConfig.from_env(self.env),
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        if purpose != "snapshots":
+            raise refuse_unchained_recorder(f"{purpose} aggregate")
+        recorder = SignedPostgresSnapshotRecorder(
+            self.datastore,
+            events_table_name=(self.env.name.lower() or "stored") + "_" + purpose,
+            signer=LedgerConfig.from_env(self.env).signer,
         )
         if self.env_create_table():
             recorder.create_table()

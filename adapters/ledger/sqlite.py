@@ -1,12 +1,21 @@
-"""The embedded store: the library's SQLite recorder with the chain, checkpoints and triggers."""
+"""The embedded store: the library's SQLite recorders with the chain, checkpoints, signed
+snapshots and append-only triggers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, ProcessRecorder, StoredEvent
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    PersistenceError,
+    ProcessRecorder,
+    StoredEvent,
+)
 from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
@@ -14,34 +23,23 @@ from eventsourcing.sqlite import (
 )
 
 from adapters.ledger.chain import Link
-from adapters.ledger.checkpoints import Checkpoint
+from adapters.ledger.checkpoints import Checkpoint, CheckpointSigner
 from adapters.ledger.config import LedgerConfig, refuse_unchained_recorder
 from adapters.ledger.port import ChainedRecorder
-from adapters.ledger.writer import (
-    CHECKPOINT_COLUMNS,
-    LedgerSQL,
-    LedgerWriter,
-    chain_table,
-    checkpoint_table,
-)
+from adapters.ledger.schema import CHAIN, LedgerTables, SqliteDialect
+from adapters.ledger.snapshots import snapshot_signature, snapshots_unreadable, trusted_snapshots
+from adapters.ledger.writer import LedgerSQL, LedgerWriter
 
-
-def append_only_triggers(table: str) -> list[str]:
-    """Triggers that make UPDATE and DELETE of `table` fail."""
-    return [
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
-        for op in ("UPDATE", "DELETE")
-    ]
-
-
+SQLITE = SqliteDialect()
 _ROWS_PER_STATEMENT = 200  # 800 parameters; one cached statement serves every full chunk
 
 
 def links_inserter(chain: str) -> Callable[[Any, list[Link]], None]:
     """Multi-row INSERTs in fixed-size chunks: about twice as fast as executemany."""
-    one_row = f"INSERT INTO {chain} VALUES (?, ?, ?, ?)"
-    full_chunk = f"INSERT INTO {chain} VALUES " + ", ".join(["(?, ?, ?, ?)"] * _ROWS_PER_STATEMENT)
+    row = "(?, ?, ?, ?)"
+    into = f"INSERT INTO {chain} ({CHAIN.column_names}) VALUES "
+    one_row = into + row
+    full_chunk = into + ", ".join([row] * _ROWS_PER_STATEMENT)
 
     def insert_links(cursor: Any, links: list[Link]) -> None:
         whole = len(links) - len(links) % _ROWS_PER_STATEMENT
@@ -54,32 +52,13 @@ def links_inserter(chain: str) -> Callable[[Any, list[Link]], None]:
     return insert_links
 
 
-def ledger_sql(events_table: str) -> LedgerSQL:
-    chain, checkpoints = chain_table(events_table), checkpoint_table(events_table)
-    return LedgerSQL(
-        create=[
-            f"CREATE TABLE IF NOT EXISTS {chain} ("
-            "position INTEGER PRIMARY KEY, prev_position INTEGER NOT NULL, "
-            "digest BLOB NOT NULL, hash BLOB NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {checkpoints} ("
-            "seq INTEGER PRIMARY KEY, position INTEGER NOT NULL, chain_hash BLOB NOT NULL, "
-            "previous_digest BLOB NOT NULL, sealed_at TEXT NOT NULL, key_id TEXT NOT NULL, "
-            "signature BLOB NOT NULL)",
-            *append_only_triggers(events_table),
-            *append_only_triggers(chain),
-            *append_only_triggers(checkpoints),
-        ],
-        select_head=(
-            f"SELECT position, hash, (SELECT position FROM {checkpoints} "
-            "ORDER BY seq DESC LIMIT 1) AS sealed_position "
-            f"FROM {chain} ORDER BY position DESC LIMIT 1"
-        ),
-        insert_links=links_inserter(chain),
-        select_last_checkpoint=(
-            f"SELECT {CHECKPOINT_COLUMNS} FROM {checkpoints} ORDER BY seq DESC LIMIT 1"
-        ),
-        insert_checkpoint=f"INSERT INTO {checkpoints} VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
+def ledger_sql(tables: LedgerTables) -> LedgerSQL:
+    return LedgerSQL.of(tables, links_inserter(tables.chain))
+
+
+def _stored_id(originator_id: UUID | str) -> str:
+    # As the library stores it: a UUID as 32 hex digits.
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 class ChainedSQLiteApplicationRecorder(ChainedRecorder, SQLiteProcessRecorder):
@@ -96,8 +75,9 @@ class ChainedSQLiteApplicationRecorder(ChainedRecorder, SQLiteProcessRecorder):
         *,
         config: LedgerConfig,
     ) -> None:
+        self.tables = LedgerTables.beside(SQLITE, events_table_name)
         self.ledger = LedgerWriter(
-            ledger_sql(events_table_name),
+            ledger_sql(self.tables),
             signer=config.signer,
             checkpoint_every=config.checkpoint_every,
             clock=config.clock,
@@ -129,10 +109,67 @@ class ChainedSQLiteApplicationRecorder(ChainedRecorder, SQLiteProcessRecorder):
         with self.datastore.transaction(commit=True) as c:
             # Take the write lock first, so no insert can slip in between the
             # head read and the checkpoint write.
-            c.execute(f"UPDATE {checkpoint_table(self.events_table_name)} SET seq = seq WHERE 0")
+            c.execute(f"UPDATE {self.tables.checkpoints} SET seq = seq WHERE 0")
             checkpoint = self.ledger.seal_head(c)
         self.ledger.committed()
         return checkpoint
+
+
+class SignedSQLiteSnapshotRecorder(SQLiteAggregateRecorder):
+    """The library's snapshot recorder; each snapshot is signed, and checked when loaded."""
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        events_table_name: str = "stored_snapshots",
+        *,
+        signer: CheckpointSigner,
+    ) -> None:
+        self.signer = signer
+        self.tables = LedgerTables.beside_snapshots(SQLITE, events_table_name)
+        super().__init__(datastore, events_table_name=events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *self.tables.create_snapshot_tables()]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        super()._insert_events(c, stored_events, **kwargs)
+        c.executemany(
+            self.tables.insert_snapshot_signature(),
+            [
+                (
+                    _stored_id(snapshot.originator_id),
+                    snapshot.originator_version,
+                    snapshot_signature(self.signer, snapshot),
+                )
+                for snapshot in stored_events
+            ],
+        )
+        return None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        statement = self.tables.select_signed_snapshots(
+            gt=gt is not None, lte=lte is not None, desc=desc, limit=limit is not None
+        )
+        params: list[object] = [_stored_id(originator_id)]
+        params += [bound for bound in (gt, lte, limit) if bound is not None]
+        try:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(statement, params)
+                rows = c.fetchall()
+        except PersistenceError as error:  # e.g. a snapshot's text is not UTF-8
+            return snapshots_unreadable(originator_id, error)
+        return trusted_snapshots(originator_id, rows, self.signer.public_key)
 
 
 class ChainedSQLiteFactory(SQLiteFactory):
@@ -141,6 +178,18 @@ class ChainedSQLiteFactory(SQLiteFactory):
     def application_recorder(self) -> ApplicationRecorder:
         recorder = ChainedSQLiteApplicationRecorder(
             self.datastore, config=LedgerConfig.from_env(self.env)
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        if purpose != "snapshots":
+            raise refuse_unchained_recorder(f"{purpose} aggregate")
+        recorder = SignedSQLiteSnapshotRecorder(
+            self.datastore,
+            "stored_" + purpose,
+            signer=LedgerConfig.from_env(self.env).signer,
         )
         if self.env_create_table():
             recorder.create_table()

@@ -17,6 +17,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
+from adapters.ledger import stored
 from adapters.ledger.chain import (
     GENESIS_HASH,
     GENESIS_POSITION,
@@ -24,7 +25,14 @@ from adapters.ledger.chain import (
     extend,
     originator_bytes,
 )
-from adapters.ledger.checkpoints import GENESIS_DIGEST, Checkpoint, CheckpointSigner, Witness
+from adapters.ledger.checkpoints import (
+    GENESIS_DIGEST,
+    Checkpoint,
+    CheckpointSigner,
+    Witness,
+    stored_checkpoint,
+)
+from adapters.ledger.schema import CHECKPOINTS, LedgerTables
 
 
 @dataclass(frozen=True)
@@ -37,28 +45,34 @@ class LedgerSQL:
     select_last_checkpoint: str  # -> the checkpoint columns
     insert_checkpoint: str  # (seq, position, chain_hash, previous_digest, sealed_at, key_id, sig)
 
+    @classmethod
+    def of(cls, tables: LedgerTables, insert_links: Callable[[Any, list[Link]], None]) -> LedgerSQL:
+        """Everything from the shared table definitions, but the store's own bulk insert."""
+        return cls(
+            create=tables.create_chain_tables(),
+            select_head=tables.select_head(),
+            insert_links=insert_links,
+            select_last_checkpoint=tables.select_last_checkpoint(),
+            insert_checkpoint=tables.insert_checkpoint(),
+        )
 
-def chain_table(events_table: str) -> str:
-    return f"{events_table}_chain"
 
+def chain_head(row: Any) -> tuple[int, bytes, int]:
+    """The head link's position and hash, and the newest checkpoint's position.
 
-def checkpoint_table(events_table: str) -> str:
-    return f"{events_table}_checkpoints"
-
-
-CHECKPOINT_COLUMNS = "seq, position, chain_hash, previous_digest, sealed_at, key_id, signature"
-
-
-def checkpoint_from_row(row: Any) -> Checkpoint:
-    return Checkpoint(
-        seq=row["seq"],
-        position=row["position"],
-        chain_hash=bytes(row["chain_hash"]),
-        previous_digest=bytes(row["previous_digest"]),
-        sealed_at=row["sealed_at"],
-        key_id=row["key_id"],
-        signature=bytes(row["signature"]),
-    )
+    Whoever can write the database can put anything in these columns; the
+    ledger must still record (a Hash alert is recorded through it), so a value
+    it did not write is read as the start of a chain: the verifier names the
+    altered row itself.
+    """
+    if row is None:
+        return GENESIS_POSITION, GENESIS_HASH, 0
+    position, chain_hash, sealed = row["position"], row["hash"], row["sealed_position"]
+    if type(position) is not int or position < GENESIS_POSITION or type(chain_hash) is not bytes:
+        return GENESIS_POSITION, GENESIS_HASH, 0
+    if type(sealed) is not int or not 0 <= sealed <= position:
+        sealed = 0  # sealing early is harmless; never sealing again is not
+    return position, chain_hash, sealed
 
 
 class LedgerWriter:
@@ -110,12 +124,7 @@ class LedgerWriter:
         if head_cursor is None:
             cursor.execute(self.sql.select_head)
             head_cursor = cursor
-        head = head_cursor.fetchone()
-        if head is None:
-            prev_position, prev_hash, sealed = GENESIS_POSITION, GENESIS_HASH, 0
-        else:
-            prev_position, prev_hash = head["position"], bytes(head["hash"])
-            sealed = head["sealed_position"] or 0
+        prev_position, prev_hash, sealed = chain_head(head_cursor.fetchone())
         links = extend(
             prev_position,
             prev_hash,
@@ -144,20 +153,19 @@ class LedgerWriter:
         """Seal the current head if events were added since the last checkpoint."""
         self.begin()
         cursor.execute(self.sql.select_head)
-        head = cursor.fetchone()
-        if head is None or (head["sealed_position"] or 0) >= head["position"]:
+        position, chain_hash, sealed = chain_head(cursor.fetchone())
+        if position == GENESIS_POSITION or sealed >= position:
             return None
-        return self._seal(cursor, head["position"], bytes(head["hash"]))
+        return self._seal(cursor, position, chain_hash)
 
     def _seal(self, cursor: Any, position: int, chain_hash: bytes) -> Checkpoint:
         cursor.execute(self.sql.select_last_checkpoint)
-        row = cursor.fetchone()
-        last = checkpoint_from_row(row) if row is not None else None
+        seq, previous_digest = self._after_checkpoint(cursor.fetchone())
         checkpoint = self.signer.sign(
-            seq=last.seq + 1 if last else 1,
+            seq=seq,
             position=position,
             chain_hash=chain_hash,
-            previous_digest=last.digest() if last else GENESIS_DIGEST,
+            previous_digest=previous_digest,
             sealed_at=self.clock(),
         )
         cursor.execute(
@@ -174,6 +182,19 @@ class LedgerWriter:
         )
         self._pending.checkpoint = checkpoint
         return checkpoint
+
+    def _after_checkpoint(self, row: Any) -> tuple[int, bytes]:
+        """The next checkpoint's number and the digest it names, after the stored newest one."""
+        if row is None:
+            return 1, GENESIS_DIGEST
+        try:
+            last = stored_checkpoint(*(row[column.name] for column in CHECKPOINTS.columns))
+        except stored.Malformed:
+            # An altered checkpoint must not stop the ledger (see `chain_head`);
+            # the verifier reports it.
+            seq = row["seq"]
+            return (seq + 1 if type(seq) is int else 1), GENESIS_DIGEST
+        return last.seq + 1, last.digest()
 
     def committed(self) -> None:
         """The transaction committed: publish what it sealed, tell who listens."""

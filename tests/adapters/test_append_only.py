@@ -1,9 +1,11 @@
-"""The database itself refuses to change or remove recorded events, links and checkpoints."""
+"""The database itself refuses to change or remove recorded events, links, checkpoints and
+snapshots with their signatures."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -37,20 +39,23 @@ def test_update_and_delete_are_refused(
 ) -> None:
     table = TABLES[store_kind] + suffix
     column = {"": POSITION[store_kind], "_chain": "hash", "_checkpoints": "signature"}[suffix]
-    sql = statement.format(t=table, c=column)
+    assert_refused(settings, statement.format(t=table, c=column))
+
+
+def assert_refused(settings: Settings, sql: str) -> None:
     store = settings.store
     if isinstance(store, SqliteStore):
-        db = sqlite3.connect(store.path)
+        lite = sqlite3.connect(store.path)
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            db.execute(sql)
-        db.close()
+            lite.execute(sql)
+        lite.close()
     else:
         assert isinstance(store, PostgresStore)
         with (
             psycopg.connect(**store.conninfo()) as db,  # type: ignore[arg-type]
             pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
         ):
-            db.execute(sql)
+            db.execute(sql)  # type: ignore[arg-type]
 
 
 @needs_postgres
@@ -72,7 +77,24 @@ def test_truncate_is_refused_on_postgres(
             db.execute(f"TRUNCATE strongroom_events{suffix}")
 
 
+SNAPSHOTS = {"sqlite": "stored_snapshots", "postgres": "strongroom_snapshots"}
+
+
+@pytest.mark.parametrize("suffix", ["", "_signatures"])
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET {c} = {c}", "DELETE FROM {t}"])
+def test_snapshots_and_their_signatures_are_append_only(
+    settings: Settings, recorded: Strongroom, store_kind: str, suffix: str, statement: str
+) -> None:
+    (notification,) = recorded.recorder.select_notifications(start=1, limit=1)
+    recorded.take_snapshot(UUID(str(notification.originator_id)))
+    table = SNAPSHOTS[store_kind] + suffix
+    assert_refused(settings, statement.format(t=table, c="originator_version"))
+
+
 def test_no_unchained_recorder_is_handed_out(app: Strongroom) -> None:
     # A process recorder from the library would write events around the chain.
     with pytest.raises(ProgrammingError, match="no chained process recorder"):
         app.factory.process_recorder()
+    # Nor an aggregate recorder, but for the snapshots, which it signs.
+    with pytest.raises(ProgrammingError, match="no chained events aggregate recorder"):
+        app.factory.aggregate_recorder("events")

@@ -52,11 +52,11 @@ def test_exactly_one_of_two_racing_writers_wins(
     # The store holds the creation and the winner's line, nothing else, in order.
     events = list(first.events.get(note.id))
     assert [e.originator_version for e in events] == [1, 2]
-    assert events[1].line == f"written by {winner}"
+    assert events[1].line == f"written by {winner}"  # type: ignore[attr-defined]
 
     # The loser can retry on the new version, and the chain still verifies.
     with acting_as(officer):
-        retried = second.repository.get(note.id)
+        retried: Note = second.repository.get(note.id)
         retried.write("retried")
         second.save(retried)
     first.close()

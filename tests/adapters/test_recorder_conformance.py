@@ -1,7 +1,9 @@
 """The library's own recorder test cases, run against our chained recorders on both stores.
 
 After each case the whole ledger is verified too, so the library's concurrent
-writers and readers also prove the chain stays intact under contention.
+writers and readers also prove the chain stays intact under contention.  The
+signing snapshot recorders pass the library's aggregate recorder cases, and
+every snapshot they wrote must then verify.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import (
+    AggregateRecorderTestCase,
     ApplicationRecorderTestCase,
     NonInterleavingNotificationIDsBaseCase,
 )
@@ -23,8 +26,11 @@ from eventsourcing.tests.persistence import (
 from adapters.clock import SystemClock
 from adapters.ledger.checkpoints import CheckpointSigner, create_signing_key, load_public_key
 from adapters.ledger.config import LedgerConfig
-from adapters.ledger.postgres import ChainedPostgresApplicationRecorder
-from adapters.ledger.sqlite import ChainedSQLiteApplicationRecorder
+from adapters.ledger.postgres import (
+    ChainedPostgresApplicationRecorder,
+    SignedPostgresSnapshotRecorder,
+)
+from adapters.ledger.sqlite import ChainedSQLiteApplicationRecorder, SignedSQLiteSnapshotRecorder
 from adapters.settings import PostgresStore, Settings
 from audit_queries.ledger_reader import LedgerReader, PostgresLedgerReader, SqliteLedgerReader
 from audit_queries.verify import verify_ledger
@@ -81,12 +87,13 @@ class LedgerCase(unittest.TestCase):
 
 class SqliteLedgerCase(LedgerCase):
     def create_recorder(self) -> ChainedSQLiteApplicationRecorder:
-        recorder = ChainedSQLiteApplicationRecorder(
-            SQLiteDatastore(db_name=str(self.home / "store.db")), config=self.config
-        )
+        recorder = ChainedSQLiteApplicationRecorder(self.datastore(), config=self.config)
         recorder.create_table()
         self.recorders.append(recorder)
         return recorder
+
+    def datastore(self) -> SQLiteDatastore:
+        return SQLiteDatastore(db_name=str(self.home / "store.db"))
 
     def open_reader(self) -> LedgerReader:
         return SqliteLedgerReader(str(self.home / "store.db"))
@@ -102,7 +109,15 @@ class PostgresLedgerCase(LedgerCase):
         self.store = store
 
     def create_recorder(self) -> ChainedPostgresApplicationRecorder:
-        datastore = PostgresDatastore(
+        recorder = ChainedPostgresApplicationRecorder(
+            self.datastore(), events_table_name="strongroom_events", config=self.config
+        )
+        recorder.create_table()
+        self.recorders.append(recorder)
+        return recorder
+
+    def datastore(self) -> PostgresDatastore:
+        return PostgresDatastore(
             dbname=self.store.dbname,
             host=self.store.host,
             port=self.store.port,
@@ -111,12 +126,6 @@ class PostgresLedgerCase(LedgerCase):
             pool_size=5,
             max_overflow=10,
         )
-        recorder = ChainedPostgresApplicationRecorder(
-            datastore, events_table_name="strongroom_events", config=self.config
-        )
-        recorder.create_table()
-        self.recorders.append(recorder)
-        return recorder
 
     def open_reader(self) -> LedgerReader:
         return PostgresLedgerReader(self.store, "strongroom_events")
@@ -136,4 +145,32 @@ class TestPostgresApplicationRecorder(PostgresLedgerCase, ApplicationRecorderTes
 
 
 class TestPostgresNonInterleaving(PostgresLedgerCase, NonInterleavingNotificationIDsBaseCase):  # type: ignore[misc]
+    pass
+
+
+class SqliteSnapshotCase(SqliteLedgerCase):
+    def create_recorder(self) -> SignedSQLiteSnapshotRecorder:  # type: ignore[override]
+        super().create_recorder()  # the ledger's tables too, so that it verifies as a whole
+        recorder = SignedSQLiteSnapshotRecorder(self.datastore(), signer=self.config.signer)
+        recorder.create_table()
+        self.recorders.append(recorder)
+        return recorder
+
+
+class PostgresSnapshotCase(PostgresLedgerCase):
+    def create_recorder(self) -> SignedPostgresSnapshotRecorder:  # type: ignore[override]
+        super().create_recorder()
+        recorder = SignedPostgresSnapshotRecorder(
+            self.datastore(), events_table_name="strongroom_snapshots", signer=self.config.signer
+        )
+        recorder.create_table()
+        self.recorders.append(recorder)
+        return recorder
+
+
+class TestSqliteSnapshotRecorder(SqliteSnapshotCase, AggregateRecorderTestCase):  # type: ignore[misc]
+    pass
+
+
+class TestPostgresSnapshotRecorder(PostgresSnapshotCase, AggregateRecorderTestCase):  # type: ignore[misc]
     pass

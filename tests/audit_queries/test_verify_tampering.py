@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -171,6 +172,44 @@ def test_forged_events_beyond_the_checkpoint_interval(
     assert_fails_at(recorded, 41, UNSIGNED_TAIL)
 
 
+def test_a_forged_row_before_the_first_position(recorded: Settings, attacker: Tamperer) -> None:
+    # The walk over positions 1.. would never reach it, but the library loads
+    # an aggregate's events whatever their position.
+    attacker.forge_event(position=-1)
+    assert_fails_at(recorded, -1, INSERTED)
+
+
+def test_an_unreadable_witness_file(recorded: Settings) -> None:
+    recorded.witness_path.write_text("{not json")
+    report = assert_fails_at(recorded, 40, BAD_SIGNATURE)
+    assert report.problem is not None and "witness" in report.problem.detail
+
+
+@needs_postgres
+def test_a_forged_row_without_any_position(
+    tmp_path: Path, clock: ManualClock, officer: AuditContext
+) -> None:
+    with store_settings("postgres", tmp_path) as settings:
+        app = open_system(settings, clock=clock).app
+        try:
+            for i in range(3):
+                app.save(Note(f"note {i}"))
+        finally:
+            app.close()
+        attacker = Tamperer(settings)
+        try:
+            attacker.run(f"ALTER TABLE {attacker.events} ALTER COLUMN $pos DROP NOT NULL")
+            attacker.run(
+                f"INSERT INTO {attacker.events} (originator_id, originator_version, topic, "
+                "state, $pos) VALUES (?, 1, 'domain.forged:Forged', '', NULL)",
+                UUID(int=0xF0F0),
+            )
+        finally:
+            attacker.close()
+        report = assert_fails_at(settings, 4, INSERTED)
+        assert report.problem is not None and "no position" in report.problem.detail
+
+
 @needs_postgres
 def test_a_forged_row_with_a_valid_link_in_a_sequence_gap(
     tmp_path: Path, clock: ManualClock, officer: AuditContext
@@ -181,7 +220,7 @@ def test_a_forged_row_with_a_valid_link_in_a_sequence_gap(
             # A rejected concurrent write leaves a gap in Postgres' positions (3).
             note = Note("gappy")
             app.save(note)
-            stale = app.repository.get(note.id)
+            stale: Note = app.repository.get(note.id)
             note.write("kept")
             app.save(note)
             stale.write("conflicting")
