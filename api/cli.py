@@ -8,6 +8,8 @@ So `strongroom --help` and every client command start without it.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from api import cli_people as people
@@ -33,4 +35,8 @@ cli.command()(people.dashboard)
 
 
 def main() -> None:
+    # httpx imports its own command-line client (click, pygments, rich.syntax: ~30 ms of
+    # a short command) whenever those happen to be installed (encode/httpx#3547); no
+    # strongroom command runs it. Marked absent, httpx falls back to its stub for it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     cli()

@@ -1,27 +1,27 @@
-"""`strongroom login|logout|user|team|profile`: the CLI side of identity, over the REST API.
+"""`strongroom login|logout|user|team|profile|alerts|dashboard`: the client commands.
 
 These commands are clients: they sign with keys kept in a local key file and
 talk to the server through the client SDK, exactly as any other REST client.
+An officer runs many of them in a row, so each imports only what it uses:
+httpx when it talks HTTP, cryptography when it touches keys, never the server side.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
-import httpx
 import typer
-from rich.table import Table
 
-from api.console import err, fail, out
+from api.console import AsJson, err, fail, fields, is_terminal, out, print_json, safe, table
 from api.passphrase import passphrase
-from client.api import ApiError, StrongroomClient
-from client.keys import KeyFileError, UserKeys
+from client.errors import ApiError, KeyFileError
 from client.session_file import (
     SavedSession,
     default_key_file,
@@ -29,6 +29,9 @@ from client.session_file import (
     load_session,
     save_session,
 )
+
+if TYPE_CHECKING:
+    from client.api import StrongroomClient
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
@@ -42,7 +45,11 @@ profile_cli = typer.Typer(
 )
 
 Server = Annotated[str, typer.Option(help="The Strongroom server.", envvar="STRONGROOM_SERVER")]
-KeyFile = Annotated[Path | None, typer.Option(help="Your key file (default: under the home).")]
+KeyFile = Annotated[
+    Path | None, typer.Option(help="Your key file (default: keys/EMAIL.key under the home).")
+]
+Who = Annotated[str, typer.Argument(help="User id or email.")]
+WhichTeam = Annotated[str, typer.Argument(help="Team id or name.")]
 
 
 def home() -> Path:
@@ -52,6 +59,8 @@ def home() -> Path:
 @contextmanager
 def api_errors() -> Iterator[None]:
     """Server refusals and connection trouble as one line and a non-zero exit."""
+    import httpx  # everything in this block talks HTTP
+
     try:
         yield
     except ApiError as error:
@@ -67,12 +76,19 @@ def api_errors() -> Iterator[None]:
         fail(str(error), code=2)
 
 
+def connect(server: str, token: str | None = None) -> StrongroomClient:
+    from client.api import StrongroomClient
+
+    return StrongroomClient(server, token=token)
+
+
 @contextmanager
 def logged_in() -> Iterator[StrongroomClient]:
+    """A client with the saved session (exit 1 when there is none)."""
     saved = load_session(home())
     if saved is None:
         fail("not logged in: run `strongroom login --email you@example.edu`")
-    with api_errors(), StrongroomClient(saved.server, token=saved.token) as client:
+    with api_errors(), connect(saved.server, saved.token) as client:
         yield client
 
 
@@ -89,6 +105,7 @@ def user_ref(client: StrongroomClient, ref: str) -> str:
 
 
 def team_ref(client: StrongroomClient, ref: str) -> str:
+    """A team id from an id or a name you can see."""
     try:
         return str(UUID(ref))
     except ValueError:
@@ -100,19 +117,29 @@ def team_ref(client: StrongroomClient, ref: str) -> str:
 
 
 def show_users(users: list[dict[str, Any]]) -> None:
-    table = Table("id", "email", "name", "role", "active", "locked", "teams", "permissions")
-    for u in users:
-        table.add_row(
-            u["id"],
-            u["email"],
-            u["name"],
-            u["role"],
-            str(u["active"]),
-            str(u["locked"]),
-            str(len(u["teams"])),
-            ",".join(u["permissions"]),
-        )
-    out.print(table)
+    table(
+        ("id", "email", "name", "role", "active", "locked", "teams", "permissions"),
+        (
+            (
+                u["id"],
+                u["email"],
+                u["name"],
+                u["role"],
+                u["active"],
+                u["locked"],
+                len(u["teams"]),
+                ",".join(u["permissions"]),
+            )
+            for u in users
+        ),
+    )
+
+
+def show(record: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(record)
+    else:
+        fields(record)
 
 
 # -- session ------------------------------------------------------------------------------
@@ -123,15 +150,23 @@ def login(
     key_file: KeyFile = None,
     server: Server = DEFAULT_SERVER,
 ) -> None:
-    """Log in by signing a server challenge with your key."""
+    """Log in by signing a server challenge with your key.
+
+    The key file's passphrase is asked for on the terminal, or read from
+    STRONGROOM_PASSPHRASE. The session is kept under the home (STRONGROOM_HOME).
+    """
+    from client.keys import UserKeys
+
     with api_errors():
         keys = UserKeys.load(key_file or default_key_file(home(), email), passphrase(confirm=False))
-        with StrongroomClient(server) as client:
+        with connect(server) as client:
             session = client.login(keys, email)
     save_session(
         home(), SavedSession(server, session["token"], email, session["user_id"], session["role"])
     )
-    out.print(f"Logged in as {email} ({session['role']}) until {session['expires_at']}")
+    out.print(
+        f"Logged in as {safe(email)} ({safe(session['role'])}) until {safe(session['expires_at'])}"
+    )
 
 
 def logout() -> None:
@@ -153,46 +188,54 @@ def user_register(
     key_file: KeyFile = None,
     server: Server = DEFAULT_SERVER,
 ) -> None:
-    """Make your keys here, save them encrypted, and register their public halves."""
+    """Make your keys here, save them encrypted, and register their public halves.
+
+    The key file's passphrase is asked for on the terminal, or read from
+    STRONGROOM_PASSPHRASE.
+    """
+    from client.keys import UserKeys
+
     path = key_file or default_key_file(home(), email)
     with api_errors():
         keys = UserKeys.generate()
         keys.save(path, passphrase(confirm=True))
         try:
-            with StrongroomClient(server) as client:
+            with connect(server) as client:
                 user_id = client.register(keys, email, name)
-        except Exception:
+        except BaseException:
             path.unlink(missing_ok=True)  # nothing registered: leave no orphan key file
             raise
-    out.print(f"Registered {email} as {user_id}; key file {path}")
+    out.print(f"Registered {safe(email)} as {safe(user_id)}; key file {safe(path)}")
     out.print("The account is deactivated until an administrator activates it.")
 
 
 @user_cli.command("me")
-def user_me() -> None:
+def user_me(as_json: AsJson = False) -> None:
     """Show your own account."""
     with logged_in() as client:
-        show_users([client.me()])
+        show(client.me(), as_json)
 
 
 @user_cli.command("list")
-def user_list() -> None:
+def user_list(as_json: AsJson = False) -> None:
     """List the users you may see."""
     with logged_in() as client:
-        show_users(client.users())
+        users = client.users()
+    if as_json:
+        print_json(users)
+    else:
+        show_users(users)
 
 
 @user_cli.command("show")
-def user_show(user: Annotated[str, typer.Argument(help="User id or email.")]) -> None:
+def user_show(user: Who, as_json: AsJson = False) -> None:
     """Show one user's account."""
     with logged_in() as client:
-        details = client.user(user_ref(client, user))
-        for key, value in details.items():
-            out.print(f"{key:22} {value}", highlight=False)
+        show(client.user(user_ref(client, user)), as_json)
 
 
 @user_cli.command("activate")
-def user_activate(user: Annotated[str, typer.Argument(help="User id or email.")]) -> None:
+def user_activate(user: Who) -> None:
     """Activate an account you manage."""
     with logged_in() as client:
         client.activate(user_ref(client, user))
@@ -200,7 +243,7 @@ def user_activate(user: Annotated[str, typer.Argument(help="User id or email.")]
 
 
 @user_cli.command("deactivate")
-def user_deactivate(user: Annotated[str, typer.Argument(help="User id or email.")]) -> None:
+def user_deactivate(user: Who) -> None:
     """Deactivate an account you manage."""
     with logged_in() as client:
         client.deactivate(user_ref(client, user))
@@ -208,7 +251,7 @@ def user_deactivate(user: Annotated[str, typer.Argument(help="User id or email."
 
 
 @user_cli.command("unlock")
-def user_unlock(user: Annotated[str, typer.Argument(help="User id or email.")]) -> None:
+def user_unlock(user: Who) -> None:
     """Unlock an account locked after failed logins."""
     with logged_in() as client:
         client.unlock(user_ref(client, user))
@@ -217,29 +260,29 @@ def user_unlock(user: Annotated[str, typer.Argument(help="User id or email.")]) 
 
 @user_cli.command("role")
 def user_role(
-    user: Annotated[str, typer.Argument(help="User id or email.")],
+    user: Who,
     role: Annotated[str, typer.Argument(help="super-admin, admin, sub-admin, user or escrow.")],
 ) -> None:
     """Change a user's role."""
     with logged_in() as client:
         client.set_role(user_ref(client, user), role)
-    out.print(f"Role set to {role}.")
+    out.print(f"Role set to {safe(role)}.")
 
 
 @user_cli.command("profile")
 def user_profile(
-    user: Annotated[str, typer.Argument(help="User id or email.")],
+    user: Who,
     profile: Annotated[str, typer.Argument(help='A profile name, e.g. "Granite User".')],
 ) -> None:
     """Set a user's permissions from a profile."""
     with logged_in() as client:
         client.apply_profile(user_ref(client, user), profile)
-    out.print(f"Profile {profile!r} applied.")
+    out.print(f"Profile {safe(repr(profile))} applied.")
 
 
 @user_cli.command("permissions")
 def user_permissions(
-    user: Annotated[str, typer.Argument(help="User id or email.")],
+    user: Who,
     grant: Annotated[list[str] | None, typer.Option(help="Grant (repeatable).")] = None,
     restrict: Annotated[
         list[str] | None, typer.Option(help="Restrict, e.g. download, view (repeatable).")
@@ -259,33 +302,43 @@ def team_create(name: Annotated[str, typer.Argument(help="The team's name.")]) -
     """Create a team with the default quota."""
     with logged_in() as client:
         team_id = client.create_team(name)
-    out.print(f"Created team {name} ({team_id}).")
+    out.print(f"Created team {safe(name)} ({safe(team_id)}).")
 
 
 @team_cli.command("list")
-def team_list() -> None:
+def team_list(as_json: AsJson = False) -> None:
     """List the teams you may see."""
     with logged_in() as client:
-        table = Table("id", "name", "members", "sub-admins", "storage GiB", "VMs", "cores")
-        for t in client.teams():
-            q = t["quota"]
-            table.add_row(
+        teams = client.teams()
+    if as_json:
+        print_json(teams)
+        return
+    table(
+        ("id", "name", "members", "sub-admins", "storage GiB", "VMs", "cores"),
+        (
+            (
                 t["id"],
                 t["name"],
-                str(len(t["members"])),
-                str(len(t["sub_admins"])),
-                f"{q['storage_bytes'] / 2**30:g}",
-                str(q["vm_count"]),
-                str(q["cpu_cores"]),
+                len(t["members"]),
+                len(t["sub_admins"]),
+                f"{t['quota']['storage_bytes'] / 2**30:g}",
+                t["quota"]["vm_count"],
+                t["quota"]["cpu_cores"],
             )
-        out.print(table)
+            for t in teams
+        ),
+    )
+
+
+@team_cli.command("show")
+def team_show(team: WhichTeam, as_json: AsJson = False) -> None:
+    """Show one team: members, sub-admins and quota."""
+    with logged_in() as client:
+        show(client.team(team_ref(client, team)), as_json)
 
 
 @team_cli.command("add")
-def team_add(
-    team: Annotated[str, typer.Argument(help="Team id or name.")],
-    user: Annotated[str, typer.Argument(help="User id or email.")],
-) -> None:
+def team_add(team: WhichTeam, user: Who) -> None:
     """Add a member to a team."""
     with logged_in() as client:
         client.add_member(team_ref(client, team), user_ref(client, user))
@@ -293,10 +346,7 @@ def team_add(
 
 
 @team_cli.command("remove")
-def team_remove(
-    team: Annotated[str, typer.Argument(help="Team id or name.")],
-    user: Annotated[str, typer.Argument(help="User id or email.")],
-) -> None:
+def team_remove(team: WhichTeam, user: Who) -> None:
     """Remove a member (removal from the last team deactivates the account)."""
     with logged_in() as client:
         client.remove_member(team_ref(client, team), user_ref(client, user))
@@ -305,7 +355,7 @@ def team_remove(
 
 @team_cli.command("assign")
 def team_assign(
-    team: Annotated[str, typer.Argument(help="Team id or name.")],
+    team: WhichTeam,
     user: Annotated[str, typer.Argument(help="A sub-admin's id or email.")],
 ) -> None:
     """Assign a sub-admin to manage a team."""
@@ -316,7 +366,7 @@ def team_assign(
 
 @team_cli.command("quota")
 def team_quota(
-    team: Annotated[str, typer.Argument(help="Team id or name.")],
+    team: WhichTeam,
     storage_gib: Annotated[float, typer.Option(min=0, help="Storage, GiB.")],
     vms: Annotated[int, typer.Option(min=0, help="Number of VMs.")],
     cores: Annotated[int, typer.Option(min=0, help="CPU cores.")],
@@ -343,17 +393,18 @@ def profile_create(
     """Define a profile from a set of permissions."""
     with logged_in() as client:
         client.create_profile(name, permission)
-    out.print(f"Created profile {name!r}.")
+    out.print(f"Created profile {safe(repr(name))}.")
 
 
 @profile_cli.command("list")
-def profile_list() -> None:
+def profile_list(as_json: AsJson = False) -> None:
     """List the profiles."""
     with logged_in() as client:
-        table = Table("name", "permissions")
-        for p in client.profiles():
-            table.add_row(p["name"], ", ".join(p["permissions"]))
-        out.print(table)
+        profiles = client.profiles()
+    if as_json:
+        print_json(profiles)
+    else:
+        table(("name", "permissions"), ((p["name"], ", ".join(p["permissions"])) for p in profiles))
 
 
 # -- alerts and the dashboard (compliance officers) -----------------------------------
@@ -372,15 +423,31 @@ SEVERITY_STYLE = {
 
 
 def show_alert(alert: dict[str, Any]) -> None:
+    """One alert a line: styled on a terminal; tab-separated full values into a pipe."""
+    if not is_terminal():
+        table_row = (
+            alert["raised_at"],
+            alert["severity"],
+            alert["type"],
+            alert["message"],
+            alert["position"],
+            alert["id"],
+        )
+        sys.stdout.write("\t".join(safe(value, markup=False) for value in table_row) + "\n")
+        sys.stdout.flush()  # `watch` into a pipe: each alert as it comes
+        return
     style = SEVERITY_STYLE.get(str(alert["severity"]), "")
     out.print(
-        f"{alert['raised_at'][:19]}  [{style}]{alert['severity']:8}[/]  {alert['type']:14}  "
-        f"{alert['message']}  [dim](#{alert['position']} {alert['id']})[/]",
+        f"{safe(alert['raised_at'][:19])}  [{style}]{safe(alert['severity']):8}[/]  "
+        f"{safe(alert['type']):14}  {safe(alert['message'])}  "
+        f"[dim](#{safe(alert['position'])} {safe(alert['id'])})[/]",
         highlight=False,
     )
 
 
-MinSeverity = Annotated[str | None, typer.Option(help="At least this severity.")]
+MinSeverity = Annotated[
+    str | None, typer.Option(help="At least this severity: info, low, medium, high, critical.")
+]
 AlertType = Annotated[str | None, typer.Option(help='Only this type, e.g. "User Locked".')]
 AlertActor = Annotated[str | None, typer.Option(help="Only alerts raised by this actor (id).")]
 
@@ -393,12 +460,16 @@ def alerts_watch(
     after: Annotated[int, typer.Option(min=0, help="Start after this log position.")] = 0,
 ) -> None:
     """Follow alerts as they are raised; reconnects without gaps (Ctrl-C to stop)."""
-    filters = {"min_severity": min_severity, "type": type, "actor": actor}
+    import httpx
+
     try:
         with logged_in() as client:
             while True:
                 try:
-                    for alert in client.stream_alerts(after=after, **filters):
+                    alerts = client.stream_alerts(
+                        after=after, min_severity=min_severity, type=type, actor=actor
+                    )
+                    for alert in alerts:
                         show_alert(alert)
                         after = int(alert["position"])
                 except httpx.TransportError:
@@ -412,19 +483,24 @@ def alerts_watch(
 @alerts_cli.command("list")
 def alerts_list(
     after: Annotated[int, typer.Option(min=0, help="Only alerts after this log position.")] = 0,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
     min_severity: MinSeverity = None,
     type: AlertType = None,
     actor: AlertActor = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Page through past alerts in log order."""
+    """Page through past alerts in log order (the filters of `watch`)."""
     with logged_in() as client:
         page = client.alerts(
             after=after, limit=limit, min_severity=min_severity, type=type, actor=actor
         )
+    if as_json:
+        print_json(page)
+        return
     for alert in page["alerts"]:
         show_alert(alert)
-    out.print(f"[dim]next: --after {page['next_after']}[/]")
+    # The hint goes to stderr, so a script reading the alerts gets only alerts.
+    err.print(f"[dim]next: --after {safe(page['next_after'])}[/]")
 
 
 @alerts_cli.command("ack")
@@ -450,9 +526,9 @@ def alerts_resolve(
 
 
 def dashboard() -> None:
-    """Print a link to the live compliance dashboard."""
+    """Print a link to the live compliance dashboard (with your session)."""
     saved = load_session(home())
     if saved is None:
         fail("not logged in: run `strongroom login` as a compliance officer")
     # The token travels in the fragment, which browsers never send to the server.
-    out.print(f"{saved.server}/dashboard#token={saved.token}", highlight=False, soft_wrap=True)
+    out.print(f"{safe(saved.server)}/dashboard#token={safe(saved.token)}", highlight=False)

@@ -8,18 +8,19 @@ way the server does.
 
 from __future__ import annotations
 
-import os
+import shlex
+import shutil
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.console import err, fail, out, progress_bar
-from api.passphrase import PASSPHRASE_VARIABLE, passphrase
+from api.console import AsJson, err, fail, out, print_json, progress_bar, safe, table
+from api.passphrase import passphrase
 
 if TYPE_CHECKING:
     from adapters.bootstrap import System
@@ -87,8 +88,23 @@ def load_settings() -> Settings:
 def opened(settings: Settings) -> Iterator[System]:
     from adapters.bootstrap import bootstrap
 
+    log_in_one_line()
     with explained_errors(), bootstrap(settings) as system:
         yield system
+
+
+def log_in_one_line() -> None:
+    """Warnings from the system reach an officer's terminal as lines, never tracebacks."""
+    import logging
+
+    class OneLine(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            # Messages may quote the store (a stall's reason): never raw to the terminal.
+            return f"{record.levelname.lower()}: {safe(record.getMessage(), markup=False)}"
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLine())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 
 def init(
@@ -105,7 +121,33 @@ def init(
         bool, typer.Option("--if-needed", help="Succeed quietly when already initialised.")
     ] = False,
 ) -> None:
-    """Create the store, the audit key and the first super-admin."""
+    """Create the store, the audit key and the first super-admin, all or nothing.
+
+    The super-admin's key file is protected by a passphrase, asked for on the
+    terminal or read from STRONGROOM_PASSPHRASE (set it where there is no terminal).
+
+    If init fails, it leaves nothing behind: no key file, no audit key, no installation.
+    """
+    initialise(
+        load_settings(),
+        admin_email=admin_email,
+        admin_name=admin_name,
+        key_file=key_file,
+        if_needed=if_needed,
+        secret=lambda: passphrase(confirm=True),
+    )
+
+
+def initialise(
+    settings: Settings,
+    *,
+    admin_email: str | None,
+    admin_name: str,
+    key_file: Path | None,
+    if_needed: bool,
+    secret: Callable[[], str],
+) -> None:
+    """What `init` does; the demo calls it with the demo's passphrase."""
     from adapters.ledger.checkpoints import (
         create_signing_key,
         key_id_of,
@@ -118,37 +160,80 @@ def init(
     from domain.identity import Registration
     from domain.installation import AlreadyInitialised, Setup
 
-    settings = load_settings()
-    with explained_errors():
-        if settings.signing_key_path.exists():
-            public_key = load_public_key(settings.public_key_path)
-        else:
-            public_key = create_signing_key(settings.signing_key_path, settings.public_key_path)
-    with opened(settings) as system:
-        setup = Setup(system.app)
-        if if_needed and setup.is_initialised():
-            return
-        if setup.is_initialised():
-            raise AlreadyInitialised("this store is already initialised")
-        if not admin_email:
-            fail("a new store needs its first super-admin: pass --admin-email", code=2)
-        # The super-admin's keys are made and kept here; only public keys go in.
-        admin_keys = UserKeys.generate()
-        admin_key_file = key_file or default_key_file(settings.home, admin_email)
-        admin_keys.save(admin_key_file, passphrase(confirm=True))
-        with acting_as(AuditContext.system("bootstrap")):
-            setup.initialise(
-                audit_key_id=key_id_of(public_key),
-                audit_public_key=public_key_pem(public_key),
-                store_kind=settings.store.kind,
-                first_super_admin=Registration(**admin_keys.registration(admin_email, admin_name)),
-            )
-        system.ledger.seal()
-    out.print(f"Initialised {settings.store.describe()}")
-    out.print(f"  home:            {settings.home}")
-    out.print(f"  audit key id:    {key_id_of(public_key)}")
-    out.print(f"  super-admin:     {admin_email} (key file {admin_key_file})")
-    out.print(f"  audit key file:  {settings.signing_key_path} (keep it safe; never in the store)")
+    if admin_email is not None:
+        admin_email, admin_name = checked_admin(admin_email, admin_name)
+    created: list[Path] = []  # removed again unless the installation is recorded
+    recorded = False
+    try:
+        with explained_errors():
+            if settings.signing_key_path.exists():
+                public_key = load_public_key(settings.public_key_path)
+            else:
+                public_key = create_signing_key(settings.signing_key_path, settings.public_key_path)
+                created += [settings.signing_key_path, settings.public_key_path]
+        with opened(settings) as system:
+            setup = Setup(system.app)
+            if setup.is_initialised():
+                if created:
+                    # A new key would sign checkpoints the installation's key cannot verify.
+                    fail(
+                        f"this store is initialised, but its audit key is not in {settings.home}: "
+                        f"restore {settings.signing_key_path.name} and "
+                        f"{settings.public_key_path.name} to {settings.audit_dir}",
+                        code=2,
+                    )
+                if if_needed:
+                    return
+                raise AlreadyInitialised("this store is already initialised")
+            if not admin_email:
+                fail("a new store needs its first super-admin: pass --admin-email", code=2)
+            admin_key_file = key_file or default_key_file(settings.home, admin_email)
+            chosen = secret()
+            # The super-admin's keys are made and kept here; only public keys go in.
+            admin_keys = UserKeys.generate()
+            admin_keys.save(admin_key_file, chosen)
+            created.append(admin_key_file)
+            with acting_as(AuditContext.system("bootstrap")):
+                # The installation and its first super-admin, in one save.
+                setup.initialise(
+                    audit_key_id=key_id_of(public_key),
+                    audit_public_key=public_key_pem(public_key),
+                    store_kind=settings.store.kind,
+                    first_super_admin=Registration(
+                        **admin_keys.registration(admin_email, admin_name)
+                    ),
+                )
+            recorded = True  # from here on the keys belong to a recorded installation
+            system.ledger.seal()
+    finally:
+        if not recorded:
+            for path in created:
+                path.unlink(missing_ok=True)
+    out.print(f"Initialised {safe(settings.store.describe())}")
+    out.print(f"  home:            {safe(settings.home)}")
+    out.print(f"  audit key id:    {safe(key_id_of(public_key))}")
+    out.print(f"  super-admin:     {safe(admin_email)} (key file {safe(admin_key_file)})")
+    out.print(
+        f"  audit key file:  {safe(settings.signing_key_path)} (keep it safe; never in the store)"
+    )
+
+
+def checked_admin(email: str, name: str) -> tuple[str, str]:
+    """The first super-admin's email and name, checked before anything is created (or exit 2)."""
+    from domain import text
+    from domain.errors import InvalidInput
+
+    # The pattern registration itself applies, so the two cannot drift apart.
+    from domain.identity import _EMAIL as EMAIL_PATTERN
+
+    try:
+        email = text.checked("email", email, max_length=text.EMAIL_LENGTH)
+        name = text.checked("name", name, max_length=text.NAME_LENGTH)
+        if not EMAIL_PATTERN.match(email):
+            raise InvalidInput("email", "not an email address")
+    except InvalidInput as refused:
+        fail(f"--admin-{refused.field}: {refused.reason}", code=2)
+    return email, name
 
 
 def serve(
@@ -167,32 +252,80 @@ def serve(
                 f"no audit signing key at {settings.signing_key_path}: run `strongroom init`",
                 code=2,
             )
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            # The client address in the record is decided by our middleware, from
+            # STRONGROOM_TRUSTED_PROXIES; uvicorn would believe X-Forwarded-For from
+            # any local process.
+            proxy_headers=False,
+            # Every request that changes or is refused anything is in the audit log,
+            # with its request id and the client address decided above; uvicorn's
+            # access line would name only the peer (the proxy), and cost ~0.2 ms.
+            access_log=False,
+        )
 
 
 def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
-    """Load the demo organisation into a fresh store and serve it."""
+    """Load the demo organisation into a fresh store and serve it.
+
+    Every demo account's key file is under the home, with the passphrase `demo`
+    (README.md lists the accounts). `make demo` runs it on a fresh ./.demo home.
+    """
     from adapters.settings import SqliteStore
     from api.demo import ADMIN_EMAIL, DEMO_PASSPHRASE, load_demo
 
     settings = load_settings()
+    # Before the work, not after it: the store is built only to be served here.
+    if not port_is_free(host, port):
+        fail(f"{host}:{port} is already in use: stop what listens there, or pass --port", code=2)
     if isinstance(settings.store, SqliteStore) and Path(settings.store.path).exists():
         fail(
             f"{settings.store.path} already exists; the demo needs a fresh STRONGROOM_HOME "
             "(`make demo` uses ./.demo and starts it afresh)",
             code=2,
         )
-    os.environ.setdefault(PASSPHRASE_VARIABLE, DEMO_PASSPHRASE)
-    init(admin_email=ADMIN_EMAIL, admin_name="Ada Admin", key_file=None, if_needed=False)
-    with opened(settings) as system:
+    initialise(
+        settings,
+        admin_email=ADMIN_EMAIL,
+        admin_name="Ada Admin",
+        key_file=None,
+        if_needed=False,
+        secret=lambda: DEMO_PASSPHRASE,
+    )
+    with opened(settings) as system, progress_bar("loading the demo organisation"):
         org = load_demo(system.app, settings.home)
         system.ledger.seal()
     out.print(f"Demo organisation: {len(org.ids)} people in {len(org.teams)} teams.")
-    out.print(f"Log in: strongroom login --email {ADMIN_EMAIL}  (passphrase: {DEMO_PASSPHRASE})")
+    out.print(f"Log in from another shell (every demo passphrase is {DEMO_PASSPHRASE!r}):")
+    for line in login_hint(settings.home, host, port, ADMIN_EMAIL):
+        out.print(f"  {safe(line)}", highlight=False)
     serve(host=host, port=port)
+
+
+def login_hint(home: Path, host: str, port: int, email: str) -> list[str]:
+    """Shell lines that log in to a server from a new shell: the home it needs, then login."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"  # listening everywhere; loopback is one of them
+    server = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return [
+        f"export STRONGROOM_HOME={shlex.quote(str(home))}",
+        f"{this_command()} login --email {shlex.quote(email)} --server {shlex.quote(server)}",
+    ]
+
+
+def this_command() -> str:
+    """How a new shell runs this same `strongroom`: by name if PATH finds it, else by path."""
+    me = Path(sys.argv[0]).resolve()
+    found = shutil.which("strongroom")
+    if found is not None and Path(found).resolve() == me:
+        return "strongroom"
+    return shlex.quote(str(me))
 
 
 @audit_cli.command("verify")
@@ -218,8 +351,9 @@ def audit_verify(
         )
     if report.problem is not None:
         problem = report.problem
+        # The detail quotes the store, which verification treats as hostile.
         out.print(
-            f"FAILED at position {problem.position}: {problem.kind}: {problem.detail}",
+            f"FAILED at position {problem.position}: {safe(problem.kind)}: {safe(problem.detail)}",
             highlight=False,
         )
         if alert:
@@ -246,7 +380,7 @@ def raise_hash_alert(settings: Settings, position: int, kind: str, detail: str) 
         with bootstrap(settings) as system:
             Alerts(system.app).raise_integrity_alert(position, kind, detail)
     except Exception as error:  # the store may be too damaged to record: say so, still exit 1
-        err.print(f"could not raise the Hash alert: {one_line(error)}", highlight=False)
+        err.print(f"could not raise the Hash alert: {safe(one_line(error))}", highlight=False)
     else:
         err.print("A critical Hash alert was raised for the compliance officers.")
 
@@ -274,18 +408,29 @@ def audit_public_key() -> None:
 
 
 @projections_cli.command("status")
-def projections_status() -> None:
+def projections_status(as_json: AsJson = False) -> None:
     """Each read model's position in the log, how far behind it is, and whether it stalled."""
-    from rich.table import Table
+    from api.routes.health import projection_states
 
     with opened(load_settings()) as system:
-        table = Table("projection", "position", "lag", "state")
-        for status in system.projections.status():
-            state = status.state
-            if status.stall is not None:
-                state += f" at {status.stall.position}: {status.stall.reason}"
-            table.add_row(status.name, str(status.position), str(status.lag), state)
-        out.print(table)
+        # What /healthz reports for each projection, so --json has the API's shape.
+        states = [state.model_dump(mode="json") for state in projection_states(system)]
+    if as_json:
+        print_json(states)
+        return
+    table(
+        ("projection", "position", "lag", "state"),
+        (
+            (
+                p["name"],
+                p["position"],
+                p["lag"],
+                p["state"]
+                + (f" at {p['stall']['position']}: {p['stall']['reason']}" if p["stall"] else ""),
+            )
+            for p in states
+        ),
+    )
 
 
 @projections_cli.command("rebuild")
@@ -307,7 +452,7 @@ def projections_rebuild(
                 covered = runner.rebuild(name, progress=bar.advance_to)
             except ProjectionStalled as stalled:
                 fail(str(stalled), code=1)
-    out.print(f"Rebuilt {name} from {covered} events.")
+    out.print(f"Rebuilt {safe(name)} from {covered} events.")
 
 
 def port_is_free(host: str, port: int) -> bool:

@@ -18,13 +18,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from client.errors import KeyFileError
 from domain.messages import login_message, registration_message
 
+__all__ = ["KeyFileError", "UserKeys"]
+
 _PEM_END = b"-----END ENCRYPTED PRIVATE KEY-----"
-
-
-class KeyFileError(Exception):
-    """The key file is missing, malformed, or the passphrase is wrong."""
 
 
 def _raw_public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:

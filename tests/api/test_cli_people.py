@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from adapters.settings import Settings
-from tests.api.cli_runner import ADMIN, env_for, strongroom
+from client.api import StrongroomClient
+from tests.api.cli_runner import (
+    ADMIN,
+    STRONGROOM,
+    add_officer,
+    env_for,
+    lines_until,
+    ok,
+    read_lines,
+    strongroom,
+)
 from tests.live_server import live_server
 
 
@@ -17,12 +31,6 @@ def env(settings: Settings) -> Iterator[dict[str, str]]:
     assert strongroom("init", *ADMIN, env=base).returncode == 0
     with live_server(settings) as url:
         yield {**base, "STRONGROOM_SERVER": url}
-
-
-def ok(*args: str, env: dict[str, str]) -> str:
-    result = strongroom(*args, env={**env, "COLUMNS": "200"})
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_an_administrator_onboards_a_researcher_from_the_shell(env: dict[str, str]) -> None:
@@ -95,43 +103,73 @@ def test_an_unreachable_server_is_one_line(env: dict[str, str]) -> None:
     assert result.stderr.startswith("error: cannot reach the server")
 
 
-def test_alerts_watch_follows_the_stream_as_an_officer(
-    env: dict[str, str], settings: Settings
-) -> None:
-    import subprocess
-    import time
-
-    from tests.api.cli_runner import STRONGROOM
-
+def test_alerts_watch_follows_the_stream_as_an_officer(env: dict[str, str]) -> None:
     # The super-admin registers an officer and grants the audit capability.
     ok("login", "--email", "root@enclave.edu", env=env)
-    ok("team", "create", "Audit", env=env)
-    ok("user", "register", "--email", "officer@enclave.edu", "--name", "Olu", env=env)
-    ok("team", "add", "Audit", "officer@enclave.edu", env=env)
-    ok("user", "activate", "officer@enclave.edu", env=env)
-    ok("user", "permissions", "officer@enclave.edu", "--grant", "audit", env=env)
-    ok("login", "--email", "officer@enclave.edu", env=env)
+    add_officer(env)
     assert "/dashboard#token=" in ok("dashboard", env=env)
 
     watch = subprocess.Popen(
         [STRONGROOM, "alerts", "watch", "--type", "User Added"],
         env={**env, "COLUMNS": "200"},
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert watch.stdout is not None
+        lines = read_lines(watch.stdout)
         seen: list[str] = []
         deadline = time.monotonic() + 30
-        while not any("officer@enclave.edu registered" in line for line in seen):
-            assert time.monotonic() < deadline, seen
-            seen.append(watch.stdout.readline())
+        lines_until(lines, "officer@enclave.edu> registered", seen, deadline)
         # Something new happens elsewhere; the watcher prints it as it comes.
         strongroom("user", "register", "--email", "late@enclave.edu", "--name", "Late", env=env)
-        while not any("late@enclave.edu registered" in line for line in seen):
-            assert time.monotonic() < deadline, seen
-            seen.append(watch.stdout.readline())
+        lines_until(lines, "late@enclave.edu> registered", seen, deadline)
         assert all("User Added" in line for line in seen if line.strip())
     finally:
         watch.terminate()
         watch.wait(timeout=30)
+
+
+def test_alerts_list_takes_the_filters_of_watch(env: dict[str, str]) -> None:
+    # Alerts of three kinds: people added (info), activated (low), a role changed (medium).
+    ok("login", "--email", "root@enclave.edu", env=env)
+    root_id = json.loads(ok("user", "me", "--json", env=env))["id"]
+    ok("user", "register", "--email", "ida@enclave.edu", "--name", "Ida", env=env)
+    ok("team", "create", "Ops", env=env)
+    ok("team", "add", "Ops", "ida@enclave.edu", env=env)
+    ok("user", "activate", "ida@enclave.edu", env=env)
+    ok("user", "role", "ida@enclave.edu", "admin", env=env)
+    add_officer(env)
+    token = json.loads((Path(env["STRONGROOM_HOME"]) / "client" / "session.json").read_text())
+    sdk = StrongroomClient(env["STRONGROOM_SERVER"], token=token["token"])
+
+    everything = json.loads(ok("alerts", "list", "--json", env=env))
+    assert everything == sdk.alerts(limit=50)
+    assert {a["type"] for a in everything["alerts"]} >= {"User Added", "Role Changed"}
+
+    # Each filter of `watch`, as `list` options: the same answer as the API's filter,
+    # and a real narrowing of the whole list.
+    for option, value, keep in [
+        ("--type", "User Added", lambda a: a["type"] == "User Added"),
+        ("--min-severity", "medium", lambda a: a["severity"] in ("medium", "high", "critical")),
+        ("--actor", root_id, lambda a: a["actor"] == root_id),
+    ]:
+        filtered = json.loads(ok("alerts", "list", option, value, "--json", env=env))
+        name = option.removeprefix("--").replace("-", "_")
+        assert filtered == sdk.alerts(limit=50, **{name: value}), option
+        expected = [a for a in everything["alerts"] if keep(a)]
+        assert filtered["alerts"] == expected, option
+        assert 0 < len(expected) < len(everything["alerts"]), option
+        # As text (into a pipe): one tab-separated line per alert, full ids.
+        text = ok("alerts", "list", option, value, env=env).splitlines()
+        assert [line.split("\t")[-1] for line in text] == [a["id"] for a in expected]
+
+    # And they combine, as in `watch`.
+    both = json.loads(
+        ok("alerts", "list", "--type", "Role Changed", "--actor", root_id, "--json", env=env)
+    )
+    assert both["alerts"] == [
+        a for a in everything["alerts"] if a["type"] == "Role Changed" and a["actor"] == root_id
+    ]
+    assert both["alerts"]
