@@ -8,9 +8,10 @@ the eventsourcing library's own variables.  Nothing else reads os.environ.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 from urllib.parse import SplitResult, quote, unquote, urlsplit
@@ -25,6 +26,11 @@ CHECKPOINT_SECONDS = "STRONGROOM_CHECKPOINT_SECONDS"
 SNAPSHOT_INTERVAL = "STRONGROOM_SNAPSHOT_INTERVAL"
 CACHE_SIZE = "STRONGROOM_AGGREGATE_CACHE_MAXSIZE"
 ALERT_RULES = "STRONGROOM_ALERT_RULES"
+TRUSTED_PROXIES = "STRONGROOM_TRUSTED_PROXIES"
+RATE_WINDOW = "STRONGROOM_RATE_WINDOW_SECONDS"
+RATE_ANONYMOUS = "STRONGROOM_RATE_ANONYMOUS"
+RATE_FAILED_AUTH = "STRONGROOM_RATE_FAILED_AUTH"
+RATE_SOURCES = "STRONGROOM_RATE_SOURCES"
 
 DEFAULT_CHECKPOINT_SECONDS = 60.0
 DEFAULT_CACHE_SIZE = 10_000
@@ -76,6 +82,28 @@ class PostgresStore:
 
 
 Store = SqliteStore | PostgresStore
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How much unauthenticated traffic one client address may cause per window.
+
+    Only traffic that records events without a session is limited: anonymous
+    writes (challenge, login, registration) and bearer tokens that fail. A live
+    session is never counted, so the authenticated path pays nothing for this.
+    """
+
+    window_seconds: float = 60.0
+    # A login is two anonymous writes (challenge, login): 30 logins a minute from
+    # one address, enough for a lab behind one NAT address.
+    anonymous: int = 60
+    # At least the denied-burst rule's count (5 by default), so a burst from one
+    # address is still recorded one by one up to the alert before refusals fold.
+    failed_auth: int = 10
+    # Addresses tracked at once; beyond this, new ones share one bucket, so a
+    # spray from many addresses can grow neither memory nor the log without bound.
+    sources: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +115,9 @@ class Settings:
     snapshot_interval: int
     cache_size: int
     alert_rules_path: Path | None = None
+    # Peers whose X-Forwarded-For is believed; nobody's by default.
+    trusted_proxies: tuple[Network, ...] = ()
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +131,13 @@ class Settings:
             snapshot_interval=_positive_int(env, SNAPSHOT_INTERVAL, 100),
             cache_size=_positive_int(env, CACHE_SIZE, DEFAULT_CACHE_SIZE),
             alert_rules_path=Path(env[ALERT_RULES]).expanduser() if env.get(ALERT_RULES) else None,
+            trusted_proxies=parse_trusted_proxies(env.get(TRUSTED_PROXIES)),
+            rate_limits=RateLimits(
+                window_seconds=_positive_float(env, RATE_WINDOW, RateLimits.window_seconds),
+                anonymous=_positive_int(env, RATE_ANONYMOUS, RateLimits.anonymous),
+                failed_auth=_positive_int(env, RATE_FAILED_AUTH, RateLimits.failed_auth),
+                sources=_positive_int(env, RATE_SOURCES, RateLimits.sources),
+            ),
         )
 
     @property
@@ -216,6 +254,23 @@ def _postgres_store(parts: SplitResult) -> PostgresStore:
         password=unquote(parts.password or ""),
         dbname=dbname,
     )
+
+
+def parse_trusted_proxies(raw: str | None) -> tuple[Network, ...]:
+    """STRONGROOM_TRUSTED_PROXIES: comma-separated addresses or CIDR networks (none when unset)."""
+    networks: list[Network] = []
+    for item in (raw or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as error:
+            # strict: "10.0.0.7/8" is more likely a typo than a wish to trust 10.0.0.0/8.
+            raise SettingsError(
+                f"{TRUSTED_PROXIES}: {item!r} is not an IP address or CIDR network ({error})"
+            ) from None
+    return tuple(networks)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -1,11 +1,17 @@
-"""The shapes of every response body: one model per resource, as `/openapi.json` shows them."""
+"""The shapes of every response body: one model per resource, as `/openapi.json` shows them;
+and the bounds every request body is held to before anything is recorded."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Hashable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+
+from domain.access import Permission
+
+T = TypeVar("T", bound=Hashable)
 
 
 class ErrorBody(BaseModel):
@@ -21,21 +27,83 @@ class ValidationErrorBody(BaseModel):
     detail: list[FieldProblem]
 
 
+UNAUTHENTICATED_HEADERS = {
+    "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}},
+}
+THROTTLED_HEADERS = {
+    "Retry-After": {
+        "description": "seconds until the address may try again",
+        "schema": {"type": "string"},
+    },
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The documented error bodies of a route (or router)."""
     described = {
         401: (ErrorBody, "no session, or the session has ended"),
         403: (ErrorBody, "refused; the refusal is recorded"),
         404: (ErrorBody, "no such thing"),
-        409: (ErrorBody, "conflicts with the current state (a taken name, a quota)"),
+        409: (ErrorBody, "conflicts with the current state (a taken name), or raced another write"),
         422: (ValidationErrorBody, "unusable input, naming the field and the reason"),
-        429: (ErrorBody, "too many requests from this address; see Retry-After"),
+        429: (ErrorBody, "too many anonymous writes or failed tokens from this address"),
         503: (ErrorBody, "a read model or a part the request needs is unavailable"),
     }
-    return {
-        status: {"model": described[status][0], "description": described[status][1]}
-        for status in statuses
-    }
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model, description = described[status]
+        documented[status] = {"model": model, "description": description}
+        if status == 401:
+            documented[status]["headers"] = UNAUTHENTICATED_HEADERS
+        if status == 429:
+            documented[status]["headers"] = THROTTLED_HEADERS
+    return documented
+
+
+# -- request bounds -----------------------------------------------------------------------
+# Checked before a route runs, so before anything is recorded: an event is forever, and
+# every read model must be able to hold what it says.
+
+
+def whole_number(high: int, description: str) -> Any:
+    """A JSON integer from 0 to `high`; "10" and true are refused, not converted."""
+    return Field(strict=True, ge=0, le=high, description=f"{description}, 0 to {high}")
+
+
+def _each_once(values: list[T]) -> list[T]:
+    if len(set(values)) != len(values):
+        raise ValueError("each value may appear once")
+    return values
+
+
+# A set of permissions, bounded as it arrives: a list of a million "view" is refused,
+# not collapsed into one.
+Permissions = Annotated[
+    list[Permission],
+    Field(max_length=len(Permission), json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_each_once),
+]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# A moment with its offset, always. Every time here comes from the clock in UTC, but
+# a read model on SQLite hands it back without the offset (it stores none).
+Moment = Annotated[datetime, AfterValidator(_utc)]
+
+
+def _plain_digits(value: object) -> object:
+    # A query string is text: "+10", "10.0", " 10" and "1_0" are not whole numbers to us.
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("a whole number in plain digits is expected")
+    return value
+
+
+MAX_POSITION = 2**63 - 1  # positions are 64-bit signed in both stores
+
+Digits = BeforeValidator(_plain_digits)
 
 
 class Created(BaseModel):
@@ -65,7 +133,7 @@ class UserOut(BaseModel):
     restricted: list[str]
     signing_public_key: str
     encryption_public_key: str
-    last_login_at: datetime | None
+    last_login_at: Moment | None
 
 
 class TeamOut(BaseModel):
@@ -84,13 +152,15 @@ class ProfileOut(BaseModel):
 class AlertOut(BaseModel):
     id: str
     position: int = Field(description="where in the audit log the alert was raised")
-    raised_at: datetime
+    raised_at: Moment
     rule: str
     type: str
     severity: str
     subject: str | None = Field(description="who or what the alert is about (an id)")
+    subject_name: str | None = Field(description='who that is: "Name <email>", or the id')
     message: str
     actor: str = Field(description="whose action raised it (an id, or system:<rule>)")
+    actor_name: str | None = Field(description='who that is: "Name <email>", or the id')
     source_position: int = Field(description="the event that triggered it")
     status: str
 
@@ -103,7 +173,7 @@ class AlertPage(BaseModel):
 class StallOut(BaseModel):
     position: int = Field(description="the event the projection could not apply")
     reason: str
-    since: datetime
+    since: Moment
 
 
 class ProjectionOut(BaseModel):

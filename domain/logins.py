@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import NoReturn
 from uuid import UUID
 
-from domain import clock, envelope
+from domain import clock, envelope, text
 from domain.access import Role
 from domain.capability import Capability
 from domain.messages import login_message
@@ -30,6 +30,15 @@ class Principal:
     session_id: UUID
 
 
+@dataclass(frozen=True)
+class SessionCheck:
+    """A session check that recorded nothing: the principal when nothing needs recording,
+    else why `authenticate` would refuse the token (None: it would record activity)."""
+
+    principal: Principal | None
+    refusal: str | None
+
+
 class Logins(Capability):
     challenge_ttl = timedelta(seconds=60)
     session_ttl = timedelta(hours=12)
@@ -40,14 +49,15 @@ class Logins(Capability):
 
     def issue_challenge(self, email: str, nonce: bytes) -> Challenge:
         """A single-use challenge; issued whether or not the account exists (no oracle)."""
-        challenge = Challenge(nonce.hex(), email.strip().lower(), clock.now() + self.challenge_ttl)
+        email = text.checked("email", email, max_length=text.EMAIL_LENGTH)
+        challenge = Challenge(nonce.hex(), email.lower(), clock.now() + self.challenge_ttl)
         self.save(challenge)
         return challenge
 
     def login(self, *, email: str, nonce: bytes, signature: bytes, token_hash: str) -> Principal:
         """Start a session for whoever signed the challenge; every refusal is recorded."""
         now = clock.now()
-        email = email.strip().lower()
+        email = text.checked("email", email, max_length=text.EMAIL_LENGTH).lower()
         challenge = self.find(Challenge, Challenge.create_id(nonce.hex()))
         if challenge is None:
             self._refuse(email, "no such challenge")
@@ -145,13 +155,24 @@ class Logins(Capability):
         A pure read, cheap enough for the hot path of every request; None sends
         the caller to `authenticate`, which records refusals and session activity.
         """
+        return self.check(token_hash).principal
+
+    def check(self, token_hash: str) -> SessionCheck:
+        """What `authenticate` would do with this token now, without recording anything.
+
+        One read of the session. The API answers a live session from it directly,
+        and, before `authenticate` records a refusal, knows that it would.
+        """
         session = self.find(Session, session_id_for(token_hash))
         if session is None:
-            return None
+            return SessionCheck(None, "unknown session")
         now = clock.now()
-        if session.refusal(now) is not None or now - session.last_seen >= self.touch_every:
-            return None
-        return Principal(session.user_id, Role(session.role), session.id)
+        refusal = session.refusal(now)
+        if refusal is not None:
+            return SessionCheck(None, refusal)
+        if now - session.last_seen >= self.touch_every:
+            return SessionCheck(None, None)  # live, but its activity is due to be recorded
+        return SessionCheck(Principal(session.user_id, Role(session.role), session.id), None)
 
     def end_sessions(self, user: User, reason: str) -> list[Session]:
         """End the user's live sessions; returns them to be saved with the user."""

@@ -1,12 +1,15 @@
-"""A real HTTP server on loopback, in a thread of the test process."""
+"""A real HTTP server on loopback: in a thread of the test process, or as `strongroom serve`."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -38,7 +41,13 @@ def wait_until_healthy(base: str, alive: Callable[[], bool], timeout: float = 30
 def live_server(settings: Settings) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            proxy_headers=False,  # as `strongroom serve`: our middleware decides the client
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -49,3 +58,43 @@ def live_server(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@dataclass
+class Served:
+    """A `strongroom serve` process: where it answers, and what it wrote to stderr."""
+
+    url: str
+    stderr_path: Path
+    process: subprocess.Popen[bytes]
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+@contextmanager
+def served(settings: Settings, env: dict[str, str], stderr_path: Path) -> Iterator[Served]:
+    """Run `strongroom serve` on an initialised store with `env`; stderr goes to a file.
+
+    Stopped with SIGTERM, as an operator would, so its shutdown runs to the end.
+    """
+    from tests.api.cli_runner import STRONGROOM
+
+    port = free_port()
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [STRONGROOM, "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_until_healthy(base, lambda: process.poll() is None)
+        except RuntimeError:
+            raise RuntimeError(f"server did not start: {stderr_path.read_text()}") from None
+        yield Served(base, stderr_path, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

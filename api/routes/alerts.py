@@ -9,7 +9,7 @@ neither skip nor repeat.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AlertUseCases, CurrentPrincipal, ReadModels
-from api.schemas import AlertOut, AlertPage, error_responses
+from api.schemas import MAX_POSITION, AlertOut, AlertPage, Digits, error_responses
 from domain.alerts import SEVERITIES, severity_rank
 from domain.audit_access import AuditAction
 from domain.errors import InvalidInput
@@ -28,12 +28,11 @@ from projections.alerts import alerts
 router = APIRouter(
     prefix="/api/v1/alerts",
     tags=["alerts"],
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 422),
 )
 
 KEEPALIVE_SECONDS = 15.0
 WAIT_SECONDS = 1.0
-MAX_POSITION = 2**63 - 1  # positions are 64-bit signed in both stores
 
 
 class Note(BaseModel):
@@ -49,8 +48,10 @@ def alert_out(row: Any) -> AlertOut:
         type=row.type,
         severity=row.severity,
         subject=row.subject,
+        subject_name=row.subject_name,
         message=row.message,
         actor=row.source_actor,
+        actor_name=row.actor_name,
         source_position=row.source_position,
         status=row.status,
     )
@@ -84,8 +85,10 @@ def list_alerts(
     officers: AlertUseCases,
     principal: CurrentPrincipal,
     read_models: ReadModels,
-    after: int = Query(0, ge=0, le=MAX_POSITION, description="only alerts after this log position"),
-    limit: int = Query(100, ge=1, le=1000),
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="only alerts after this log position"), Digits
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), Digits] = 100,
     min_severity: str | None = SeverityQuery,
     type: str | None = Query(None, description='e.g. "User Locked"'),
     actor: str | None = Query(None, description="the actor whose action raised it"),
@@ -116,7 +119,7 @@ def _last_event_id(request: Request) -> int:
     return int(header)
 
 
-@router.post("/{alert_id}/acknowledge", status_code=204)
+@router.post("/{alert_id}/acknowledge", status_code=204, responses=error_responses(404, 409))
 def acknowledge(
     alert_id: UUID, body: Note, officers: AlertUseCases, principal: CurrentPrincipal
 ) -> Response:
@@ -124,7 +127,7 @@ def acknowledge(
     return Response(status_code=204)
 
 
-@router.post("/{alert_id}/resolve", status_code=204)
+@router.post("/{alert_id}/resolve", status_code=204, responses=error_responses(404, 409))
 def resolve(
     alert_id: UUID, body: Note, officers: AlertUseCases, principal: CurrentPrincipal
 ) -> Response:
@@ -145,9 +148,11 @@ async def stream(
     min_severity: str | None = SeverityQuery,
     type: str | None = Query(None),
     actor: str | None = Query(None),
-    last_event_id: int | None = Query(
-        None, ge=0, le=MAX_POSITION, description="or the Last-Event-ID header"
-    ),
+    last_event_id: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_POSITION, description="or the Last-Event-ID header"),
+        Digits,
+    ] = None,
 ) -> StreamingResponse:
     """Alerts as they are raised (text/event-stream), resumable with Last-Event-ID."""
     await run_in_threadpool(officers.officer, AuditAction.WATCH_ALERTS)

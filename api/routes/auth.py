@@ -13,14 +13,15 @@ from pydantic import BaseModel, Field
 from api.context import bearer_token, token_hash
 from api.deps import CurrentPrincipal, LoginUseCases
 from api.schemas import error_responses
+from domain import text
 from domain.errors import InvalidInput
 from domain.sessions import Session
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=error_responses(401, 422))
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=error_responses(401))
 
 
 class ChallengeRequest(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=text.EMAIL_LENGTH)
 
 
 class ChallengeResponse(BaseModel):
@@ -29,7 +30,7 @@ class ChallengeResponse(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=text.EMAIL_LENGTH)
     nonce: str = Field(max_length=100)
     signature: str = Field(max_length=200, description="base64 Ed25519 signature")
 
@@ -48,7 +49,7 @@ def b64(field: str, value: str) -> bytes:
         raise InvalidInput(field, "not base64") from None
 
 
-@router.post("/challenge")
+@router.post("/challenge", responses=error_responses(422))
 def challenge(body: ChallengeRequest, logins: LoginUseCases) -> ChallengeResponse:
     """A single-use nonce to sign, valid for one minute."""
     nonce = secrets.token_bytes(32)
@@ -56,7 +57,8 @@ def challenge(body: ChallengeRequest, logins: LoginUseCases) -> ChallengeRespons
     return ChallengeResponse(nonce=base64.b64encode(nonce).decode(), expires_at=issued.expires_at)
 
 
-@router.post("/login")
+# 409: two logins raced to use the same challenge; the loser may ask for a new one.
+@router.post("/login", responses=error_responses(409, 422))
 def login(body: LoginRequest, logins: LoginUseCases) -> LoginResponse:
     """Exchange a signed challenge for a session token (401, recorded, on any failure)."""
     token = secrets.token_urlsafe(32)
@@ -75,7 +77,7 @@ def login(body: LoginRequest, logins: LoginUseCases) -> LoginResponse:
     )
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=error_responses(409))
 def logout(request: Request, logins: LoginUseCases, principal: CurrentPrincipal) -> Response:
     """End the current session."""
     token = bearer_token(request.headers)

@@ -13,6 +13,7 @@ from sqlalchemy import Integer, cast, func, select
 from api.deps import AlertUseCases, CurrentPrincipal, CurrentSystem
 from api.routes.alerts import alert_out
 from api.routes.health import projection_states
+from api.routes.refusals import RefusalOut, refusals_with_names
 from api.schemas import AlertOut, ProjectionOut, error_responses
 from domain.audit_access import AuditAction
 from projections.alerts import alerts, open_by_severity
@@ -20,16 +21,6 @@ from projections.identity import denied, sessions, team_members, teams, users
 
 router = APIRouter(tags=["dashboard"])
 PAGE = Path(__file__).resolve().parent.parent / "dashboard.html"
-
-
-class DeniedOut(BaseModel):
-    position: int
-    at: datetime
-    actor: str
-    action: str
-    target: str | None
-    reason: str
-    client_ip: str | None
 
 
 class PeopleOut(BaseModel):
@@ -52,7 +43,7 @@ class Dashboard(BaseModel):
     generated_at: datetime
     open_alerts: dict[str, int]
     recent_alerts: list[AlertOut]
-    denied: list[DeniedOut]
+    denied: list[RefusalOut]
     people: PeopleOut
     teams: list[TeamUse]
     projection_lag: dict[str, int]
@@ -104,24 +95,14 @@ def summary(
             ).all()
         )
         team_rows = conn.execute(select(teams).order_by(teams.c.name)).all()
+        denied_page = refusals_with_names(conn, recent_denied)
     total, active, locked = people[0] or 0, people[1] or 0, people[2] or 0
     projections = projection_states(system)
     return Dashboard(
         generated_at=now,
         open_alerts=open_alerts,
         recent_alerts=[alert_out(r) for r in recent_alerts],
-        denied=[
-            DeniedOut(
-                position=r.position,
-                at=r.at,
-                actor=r.actor_id,
-                action=r.action,
-                target=r.target,
-                reason=r.reason,
-                client_ip=r.client_ip,
-            )
-            for r in recent_denied
-        ],
+        denied=denied_page,
         people=PeopleOut(
             total=total,
             active=active,

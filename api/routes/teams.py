@@ -9,20 +9,21 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentPrincipal, IdentityUseCases, ReadModels
-from api.schemas import Created, TeamOut, error_responses
+from api.schemas import Created, TeamOut, error_responses, whole_number
 from api.schemas import Quota as QuotaOut
-from domain.teams import Quota, Team
+from domain import text
+from domain.teams import QUOTA_LIMITS, Quota, Team
 from projections.identity import team_listing
 
-router = APIRouter(
-    prefix="/api/v1/teams",
-    tags=["teams"],
-    responses=error_responses(401, 403, 404, 409, 422, 503),
-)
+router = APIRouter(prefix="/api/v1/teams", tags=["teams"], responses=error_responses(401))
+
+# What a change to one team and a member can meet: a refusal, a missing team or user,
+# a write that raced another, a malformed id.
+CHANGE = error_responses(403, 404, 409, 422)
 
 
 class NewTeam(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=text.TEAM_NAME_LENGTH)
 
 
 class Member(BaseModel):
@@ -30,9 +31,9 @@ class Member(BaseModel):
 
 
 class QuotaBody(BaseModel):
-    storage_bytes: int = Field(ge=0)
-    vm_count: int = Field(ge=0)
-    cpu_cores: int = Field(ge=0)
+    storage_bytes: int = whole_number(QUOTA_LIMITS["storage_bytes"], "bytes of vault storage")
+    vm_count: int = whole_number(QUOTA_LIMITS["vm_count"], "virtual machines")
+    cpu_cores: int = whole_number(QUOTA_LIMITS["cpu_cores"], "CPU cores over all its VMs")
 
 
 def team_out(team: Team) -> TeamOut:
@@ -49,13 +50,13 @@ def team_row_out(row: dict[str, Any]) -> TeamOut:
     return TeamOut(**row)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=error_responses(403, 409, 422))
 def create_team(body: NewTeam, identity: IdentityUseCases, principal: CurrentPrincipal) -> Created:
     """A new team with the default quota (sub-admins and up)."""
     return Created(id=str(identity.create_team(body.name)))
 
 
-@router.get("")
+@router.get("", responses=error_responses(503))
 def list_teams(
     identity: IdentityUseCases, principal: CurrentPrincipal, read_models: ReadModels
 ) -> list[TeamOut]:
@@ -67,13 +68,13 @@ def list_teams(
     return [team_row_out(t) for t in listed if UUID(t["id"]) in visible]
 
 
-@router.get("/{team_id}")
+@router.get("/{team_id}", responses=error_responses(403, 404, 422))
 def show_team(team_id: UUID, identity: IdentityUseCases, principal: CurrentPrincipal) -> TeamOut:
     """One team, if you may see it (refusals are recorded)."""
     return team_out(identity.view_team(team_id))
 
 
-@router.post("/{team_id}/members", status_code=204)
+@router.post("/{team_id}/members", status_code=204, responses=CHANGE)
 def add_member(
     team_id: UUID, body: Member, identity: IdentityUseCases, principal: CurrentPrincipal
 ) -> Response:
@@ -81,7 +82,7 @@ def add_member(
     return Response(status_code=204)
 
 
-@router.delete("/{team_id}/members/{user_id}", status_code=204)
+@router.delete("/{team_id}/members/{user_id}", status_code=204, responses=CHANGE)
 def remove_member(
     team_id: UUID, user_id: UUID, identity: IdentityUseCases, principal: CurrentPrincipal
 ) -> Response:
@@ -90,7 +91,7 @@ def remove_member(
     return Response(status_code=204)
 
 
-@router.post("/{team_id}/sub-admins", status_code=204)
+@router.post("/{team_id}/sub-admins", status_code=204, responses=CHANGE)
 def assign_sub_admin(
     team_id: UUID, body: Member, identity: IdentityUseCases, principal: CurrentPrincipal
 ) -> Response:
@@ -98,7 +99,7 @@ def assign_sub_admin(
     return Response(status_code=204)
 
 
-@router.put("/{team_id}/quota", status_code=204)
+@router.put("/{team_id}/quota", status_code=204, responses=CHANGE)
 def set_quota(
     team_id: UUID, body: QuotaBody, identity: IdentityUseCases, principal: CurrentPrincipal
 ) -> Response:

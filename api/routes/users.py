@@ -9,22 +9,23 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentPrincipal, IdentityUseCases, ReadModels
-from api.schemas import UserOut, error_responses
-from domain.access import Permission, Role
+from api.schemas import Permissions, UserOut, error_responses
+from domain import text
+from domain.access import Role
 from domain.identity import Registration
 from domain.users import User
 from projections.identity import subject_of, user_listing
 
-router = APIRouter(
-    prefix="/api/v1/users",
-    tags=["users"],
-    responses=error_responses(401, 403, 404, 409, 422, 503),
-)
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401))
+
+# What a change to one user can meet: a refusal, a missing user, a write that raced
+# another, a malformed id or body.
+CHANGE = error_responses(403, 404, 409, 422)
 
 
 class RegistrationBody(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
-    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=text.EMAIL_LENGTH)
+    name: str = Field(min_length=1, max_length=text.NAME_LENGTH)
     signing_public_key: str = Field(
         max_length=100, description="base64 of the raw 32-byte Ed25519 public key"
     )
@@ -46,13 +47,13 @@ class RoleChange(BaseModel):
 
 
 class ProfileChoice(BaseModel):
-    profile: str = Field(min_length=1, max_length=100)
+    profile: str = Field(min_length=1, max_length=text.PROFILE_NAME_LENGTH)
 
 
 class PermissionChange(BaseModel):
-    grant: set[Permission] = Field(default_factory=set)
-    restrict: set[Permission] = Field(
-        default_factory=set, description='e.g. ["download", "view"] for *cannot download/view*'
+    grant: Permissions = Field(default_factory=list)
+    restrict: Permissions = Field(
+        default_factory=list, description='e.g. ["download", "view"] for *cannot download/view*'
     )
 
 
@@ -98,7 +99,7 @@ def user_row_out(row: Any) -> UserOut:
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=error_responses(409, 422))
 def register(body: RegistrationBody, identity: IdentityUseCases) -> Registered:
     """Register with your public keys; the account waits, deactivated, for an administrator."""
     user_id = identity.register_user(Registration(**body.model_dump()))
@@ -111,7 +112,7 @@ def me(identity: IdentityUseCases, principal: CurrentPrincipal) -> UserOut:
     return user_out(identity.view_user(principal.user_id))
 
 
-@router.get("")
+@router.get("", responses=error_responses(503))
 def list_users(
     identity: IdentityUseCases, principal: CurrentPrincipal, read_models: ReadModels
 ) -> list[UserOut]:
@@ -123,31 +124,31 @@ def list_users(
     return [user_row_out(r) for r in rows if UUID(r.id) in visible]
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", responses=error_responses(403, 404, 422))
 def show_user(user_id: UUID, identity: IdentityUseCases, principal: CurrentPrincipal) -> UserOut:
     """One user's account, if you may see it (refusals are recorded)."""
     return user_out(identity.view_user(user_id))
 
 
-@router.post("/{user_id}/activate", status_code=204)
+@router.post("/{user_id}/activate", status_code=204, responses=CHANGE)
 def activate(user_id: UUID, identity: IdentityUseCases, principal: CurrentPrincipal) -> Response:
     identity.activate_user(user_id)
     return Response(status_code=204)
 
 
-@router.post("/{user_id}/deactivate", status_code=204)
+@router.post("/{user_id}/deactivate", status_code=204, responses=CHANGE)
 def deactivate(user_id: UUID, identity: IdentityUseCases, principal: CurrentPrincipal) -> Response:
     identity.deactivate_user(user_id)
     return Response(status_code=204)
 
 
-@router.post("/{user_id}/unlock", status_code=204)
+@router.post("/{user_id}/unlock", status_code=204, responses=CHANGE)
 def unlock(user_id: UUID, identity: IdentityUseCases, principal: CurrentPrincipal) -> Response:
     identity.unlock_user(user_id)
     return Response(status_code=204)
 
 
-@router.put("/{user_id}/role", status_code=204)
+@router.put("/{user_id}/role", status_code=204, responses=CHANGE)
 def change_role(
     user_id: UUID, body: RoleChange, identity: IdentityUseCases, principal: CurrentPrincipal
 ) -> Response:
@@ -156,7 +157,7 @@ def change_role(
     return Response(status_code=204)
 
 
-@router.put("/{user_id}/profile", status_code=204)
+@router.put("/{user_id}/profile", status_code=204, responses=CHANGE)
 def apply_profile(
     user_id: UUID, body: ProfileChoice, identity: IdentityUseCases, principal: CurrentPrincipal
 ) -> Response:
@@ -165,10 +166,10 @@ def apply_profile(
     return Response(status_code=204)
 
 
-@router.put("/{user_id}/permissions", status_code=204)
+@router.put("/{user_id}/permissions", status_code=204, responses=CHANGE)
 def set_permissions(
     user_id: UUID, body: PermissionChange, identity: IdentityUseCases, principal: CurrentPrincipal
 ) -> Response:
     """Replace the user's explicit grants and restrictions."""
-    identity.set_permissions(user_id, grant=body.grant, restrict=body.restrict)
+    identity.set_permissions(user_id, grant=set(body.grant), restrict=set(body.restrict))
     return Response(status_code=204)
