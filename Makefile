@@ -55,6 +55,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/projections.py
+	$(BIN)/python bench/http_commands.py
+	$(BIN)/python bench/cli.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

@@ -83,6 +83,13 @@ class World:
             keys.save(default_key_file(self.key_home, email), self.passphrase)
         return keys
 
+    @staticmethod
+    @contextmanager
+    def system_context(rule: str) -> Iterator[AuditContext]:
+        """Act as the system because `rule` fired."""
+        with acting_as(AuditContext.system(rule)) as context:
+            yield context
+
     @contextmanager
     def acting(self, label: str) -> Iterator[AuditContext]:
         user = self.identity.user(self.ids[label])

@@ -10,11 +10,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
+from domain import text
 from domain.aggregate import AuditedAggregate
 from domain.audit_access import AlertCase, AuditAction, AuditTrail
 from domain.capability import Capability
 from domain.envelope import AuditContext, acting_as
-from domain.errors import InvalidInput, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.users import User
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -29,6 +30,10 @@ def severity_rank(severity: str) -> int:
 
 class AlertNotFound(NotFound):
     """No alert with that id."""
+
+
+class AlertStateConflict(Conflict):
+    """The alert is not in a state that allows this (e.g. resolving it twice)."""
 
 
 class Alert(AuditedAggregate):
@@ -48,7 +53,10 @@ class Alert(AuditedAggregate):
         subject: str | None,
         message: str,
         source_actor: str,
+        subject_name: str | None = None,
+        actor_name: str | None = None,
     ) -> None:
+        """`subject` and `source_actor` are ids; the names say who they are, for officers."""
         self.rule = rule
         self.type = type
         self.severity = severity
@@ -56,6 +64,8 @@ class Alert(AuditedAggregate):
         self.message = message
         self.source_position = source_position
         self.source_actor = source_actor
+        self.subject_name = subject_name
+        self.actor_name = actor_name
         self.status = "open"
 
     @event("Acknowledged")
@@ -83,18 +93,30 @@ class Alerts(Capability):
         return self.load(Alert, alert_id)
 
     def acknowledge(self, alert_id: UUID, note: str = "") -> None:
+        """open → acknowledged; by an officer who is neither its subject nor its actor."""
+        note = text.checked(
+            "note", note, max_length=text.NOTE_LENGTH, required=False, multiline=True
+        )
         actor, alert = self.acting_user(), self.alert(alert_id)
         self.authorise(actor, AuditAction.ACKNOWLEDGE_ALERT, alert.case())
-        if alert.status == "open":
-            alert.acknowledge(note=note)
-            self.save(alert)
+        if alert.status != "open":
+            raise AlertStateConflict(
+                f"the alert is {alert.status}: only an open one is acknowledged"
+            )
+        alert.acknowledge(note=note)
+        self.save(alert)
 
     def resolve(self, alert_id: UUID, note: str = "") -> None:
+        """open or acknowledged → resolved, under the same separation of duties."""
+        note = text.checked(
+            "note", note, max_length=text.NOTE_LENGTH, required=False, multiline=True
+        )
         actor, alert = self.acting_user(), self.alert(alert_id)
         self.authorise(actor, AuditAction.RESOLVE_ALERT, alert.case())
-        if alert.status != "resolved":
-            alert.resolve(note=note)
-            self.save(alert)
+        if alert.status == "resolved":
+            raise AlertStateConflict("the alert is resolved already")
+        alert.resolve(note=note)
+        self.save(alert)
 
     def raise_system_alert(
         self,
@@ -115,7 +137,17 @@ class Alerts(Capability):
         if self.find(Alert, alert_id) is None:
             context = AuditContext.system(on_behalf_of or rule)
             with acting_as(context):
-                alert = Alert(rule, position, type, severity, subject, message, context.actor_id)
+                alert = Alert(
+                    rule,
+                    position,
+                    type,
+                    severity,
+                    subject,
+                    message,
+                    context.actor_id,
+                    subject_name=subject,
+                    actor_name=context.actor_id,
+                )
                 self.save(alert)
         return alert_id
 

@@ -17,6 +17,8 @@ class AuditAction(StrEnum):
     READ_ALERTS = "read-alerts"
     WATCH_ALERTS = "watch-alerts"
     VIEW_DASHBOARD = "view-dashboard"
+    READ_REFUSALS = "read-refusals"
+    READ_SESSIONS = "read-sessions"
     ACKNOWLEDGE_ALERT = "acknowledge-alert"
     RESOLVE_ALERT = "resolve-alert"
 
@@ -52,4 +54,8 @@ def _audit_trail(actor: Subject, action: StrEnum, resource: AuditTrail) -> Decis
 def _alert_case(actor: Subject, action: StrEnum, resource: AlertCase) -> Decision:
     if not permitted(actor, Permission.AUDIT):
         return deny(OFFICERS_ONLY)
+    if str(actor.id) == resource.subject:
+        return deny("no one works an alert about themselves")
+    if str(actor.id) == resource.source_actor:
+        return deny("no one works an alert raised by their own action")
     return allow("compliance officers work the alert queue")

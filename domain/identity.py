@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from domain.access import Permission, Role, Subject, decide
+from domain import text
+from domain.access import Permission, Role, Subject, decide, permitted
 from domain.capability import Capability
 from domain.errors import InvalidInput
 from domain.identity_access import (
@@ -30,6 +31,7 @@ from domain.identity_access import (
 from domain.logins import Logins
 from domain.messages import registration_message
 from domain.profiles import Profile, ProfileExists, ProfileNotFound, profile_id
+from domain.reads import DirectoryRead
 from domain.sessions import Session
 from domain.teams import DEFAULT_QUOTA, Quota, Team, TeamName, TeamNameTaken
 from domain.users import EmailIndex, EmailTaken, User, UserNotFound
@@ -76,11 +78,10 @@ class Identity(Capability):
         return user.id
 
     def _new_user(self, registration: Registration) -> User:
-        email, name = registration.email.strip(), registration.name
+        email = text.checked("email", registration.email, max_length=text.EMAIL_LENGTH)
+        name = text.checked("name", registration.name, max_length=text.NAME_LENGTH)
         if not _EMAIL.match(email):
             raise InvalidInput("email", "not an email address")
-        if not name.strip():
-            raise InvalidInput("name", "must not be empty")
         signing = decode_key("signing_public_key", registration.signing_public_key)
         decode_key("encryption_public_key", registration.encryption_public_key)
         try:
@@ -96,7 +97,7 @@ class Identity(Capability):
             raise EmailTaken(f"{email} is already registered")
         return User(
             email=email.lower(),
-            name=name.strip(),
+            name=name,
             signing_public_key=registration.signing_public_key,
             encryption_public_key=registration.encryption_public_key,
         )
@@ -125,26 +126,41 @@ class Identity(Capability):
         return found
 
     def view_user(self, user_id: UUID) -> User:
-        """A user's record, if the actor may see it."""
+        """A user's record, if the actor may see it (an officer's read is recorded)."""
         actor, target = self.acting_user(), self.user(user_id)
         self.authorise(actor, Action.VIEW_USER, Person(target.subject()))
+        self.record_officer_read(actor, "user", str(target.id))
         return target
 
     def visible_people(self, candidates: list[Subject]) -> list[Subject]:
         """Of `candidates` (e.g. from the users read model), those the actor may see."""
-        actor = self.acting_user().subject()
-        return [c for c in candidates if decide(actor, Action.VIEW_USER, Person(c))]
+        actor = self.acting_user()
+        subject = actor.subject()
+        visible = [c for c in candidates if decide(subject, Action.VIEW_USER, Person(c))]
+        self.record_officer_read(actor, "users", None, len(visible))
+        return visible
 
     def view_team(self, team_id: UUID) -> Team:
-        """A team, if the actor may see it (a refusal is recorded)."""
+        """A team, if the actor may see it (a refusal, or an officer's read, is recorded)."""
         actor, team = self.acting_user(), self.team(team_id)
         self.authorise(actor, Action.VIEW_TEAM, TeamRecord(team.id))
+        self.record_officer_read(actor, "team", str(team.id))
         return team
 
     def visible_team_ids(self, candidates: list[UUID]) -> list[UUID]:
         """Of `candidates`, the teams the actor may see (admins all; others their own)."""
-        actor = self.acting_user().subject()
-        return [t for t in candidates if decide(actor, Action.VIEW_TEAM, TeamRecord(t))]
+        actor = self.acting_user()
+        subject = actor.subject()
+        visible = [t for t in candidates if decide(subject, Action.VIEW_TEAM, TeamRecord(t))]
+        self.record_officer_read(actor, "teams", None, len(visible))
+        return visible
+
+    def record_officer_read(
+        self, actor: User, what: str, target: str | None, count: int = 1
+    ) -> None:
+        """Compliance officers' reads of the directory are part of the record."""
+        if permitted(actor.subject(), Permission.AUDIT):
+            self.save(DirectoryRead(what=what, target=target, count=count))
 
     # -- administration of people -------------------------------------------------------
 
@@ -233,14 +249,13 @@ class Identity(Capability):
 
     def create_team(self, name: str) -> UUID:
         """A new team with the default quota; a sub-admin who creates one manages it."""
-        if not name.strip():
-            raise InvalidInput("name", "must not be empty")
+        name = text.checked("name", name, max_length=text.TEAM_NAME_LENGTH)
         actor = self.acting_user()
         self.authorise(actor, Action.CREATE_TEAM, Organisation())
         if self.find(TeamName, TeamName.create_id(name)) is not None:
-            raise TeamNameTaken(f"a team named {name.strip()!r} exists")
-        team = Team(name=name.strip(), quota=DEFAULT_QUOTA.as_dict())
-        changed: list[Any] = [team, TeamName(name.strip(), team.id)]
+            raise TeamNameTaken(f"a team named {name!r} exists")
+        team = Team(name=name, quota=DEFAULT_QUOTA.as_dict())
+        changed: list[Any] = [team, TeamName(name, team.id)]
         if actor.role is Role.SUB_ADMIN:
             team.assign_sub_admin(user_id=actor.id)
             actor.assign_as_sub_admin(team_id=team.id)
@@ -291,8 +306,7 @@ class Identity(Capability):
     # -- profiles -----------------------------------------------------------------------
 
     def create_profile(self, name: str, permissions: set[Permission]) -> None:
-        if not name.strip():
-            raise InvalidInput("name", "must not be empty")
+        name = text.checked("name", name, max_length=text.PROFILE_NAME_LENGTH)
         actor = self.acting_user()
         self.authorise(actor, Action.CREATE_PROFILE, Organisation())
         if Permission.AUDIT in permissions:
@@ -300,5 +314,5 @@ class Identity(Capability):
                 "permissions", "the audit capability is granted per person, not by profile"
             )
         if self.find(Profile, profile_id(name)) is not None:
-            raise ProfileExists(f"a profile named {name.strip()!r} exists")
-        self.save(Profile(name.strip(), sorted(str(p) for p in permissions)))
+            raise ProfileExists(f"a profile named {name!r} exists")
+        self.save(Profile(name, sorted(str(p) for p in permissions)))

@@ -127,10 +127,15 @@ def manages(actor: Subject, target: Subject) -> Decision:
     return deny(f"a {actor.role} manages no one")
 
 
+OFFICERS_READ = "compliance officers read the directory (each read is recorded)"
+
+
 def may_see(actor: Subject, target: Subject) -> Decision:
     """Visibility: who appears in whose user lists."""
     if actor.id == target.id:
         return allow("everyone sees themselves")
+    if Permission.AUDIT in actor.permissions:
+        return allow(OFFICERS_READ)
     if actor.role is Role.SUPER_ADMIN:
         return allow("a super-admin sees everyone")
     if actor.role is Role.ADMIN:
@@ -199,6 +204,9 @@ def _permission_change(actor: Subject, action: StrEnum, resource: PermissionChan
     target = resource.person
     if Permission.AUDIT in resource.permissions and target.role is Role.ESCROW:
         return deny("escrow users may not hold the audit capability")
+    gains_audit = Permission.AUDIT in resource.permissions - target.permissions
+    if gains_audit and actor.id == target.id:
+        return deny("no one may grant the audit capability to themselves")
     return manages(actor, target)
 
 
@@ -232,6 +240,8 @@ def _team(actor: Subject, action: StrEnum, resource: TeamRecord) -> Decision:
     if action is Action.VIEW_TEAM:
         if actor.role in (Role.SUPER_ADMIN, Role.ADMIN):
             return allow("admins see every team")
+        if Permission.AUDIT in actor.permissions:
+            return allow(OFFICERS_READ)
         if resource.team in actor.teams or resource.team in actor.sub_admin_of:
             return allow("members and sub-admins see their team")
         return deny("only a team's members, its sub-admins and admins see it")

@@ -12,17 +12,16 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
     Column,
     Date,
-    DateTime,
     Integer,
     String,
     Table,
-    Text,
     delete,
     func,
     select,
@@ -33,10 +32,11 @@ from sqlalchemy.engine import Connection
 from domain.alerts import SEVERITIES, Alert, severity_rank
 from domain.denials import DeniedAttempt
 from domain.envelope import SYSTEM_ROLE, AuditContext, acting_as
+from domain.identity import Identity
 from domain.users import User
 from projections.alert_rules import AlertRules
 from projections.identity import topics
-from projections.runner import Process, Projection, metadata
+from projections.runner import Process, Projection, StoredText, UtcDateTime, metadata
 
 last_login = Table(
     "rm_alert_last_login",
@@ -49,7 +49,7 @@ recent_denials = Table(
     metadata,
     Column("position", BigInteger, primary_key=True),
     Column("actor_key", String(100), nullable=False, index=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
 out_of_hours_days = Table(
     "rm_alert_out_of_hours",
@@ -97,7 +97,7 @@ class AlertRulesProcess(Process):
                 "User Added",
                 r.user_added.severity,
                 subject,
-                f"{event.email} registered an account",
+                f"{self._who(subject)} registered an account",
                 event,
             )
         elif kind in ("Activated", "Deactivated", "ReleasedFromLastTeam") and (
@@ -114,7 +114,7 @@ class AlertRulesProcess(Process):
                 "State Changed",
                 r.state_changed.severity,
                 subject,
-                f"account {what}",
+                f"{self._who(subject)}: account {what}",
                 event,
             )
         elif kind == "RoleChanged" and r.role_changed.enabled:
@@ -124,7 +124,8 @@ class AlertRulesProcess(Process):
                 "Role Changed",
                 r.role_changed.severity,
                 subject,
-                f"role changed from {event.before} to {event.after}",
+                f"{self._who(subject)}: role changed from {event.before} to {event.after} "
+                f"by {self._who(event.actor_id)}",
                 event,
             )
         elif kind == "Locked" and r.user_locked.enabled:
@@ -134,7 +135,7 @@ class AlertRulesProcess(Process):
                 "User Locked",
                 r.user_locked.severity,
                 subject,
-                f"account locked: {event.reason}",
+                f"{self._who(subject)}: account locked: {event.reason}",
                 event,
             )
         elif kind == "SessionStarted":
@@ -163,7 +164,7 @@ class AlertRulesProcess(Process):
                 "IP alert",
                 rule.severity,
                 user_id,
-                f"login from {ip}; the previous login came from {before}",
+                f"{self._who(user_id)}: login from {ip}; the previous login came from {before}",
                 event,
             )
 
@@ -188,7 +189,7 @@ class AlertRulesProcess(Process):
                 "Denied burst",
                 rule.severity,
                 key,
-                f"{count} refused attempts by {key} within {rule.minutes} minutes",
+                f"{count} refused attempts by {self._who(key)} within {rule.minutes} minutes",
                 event,
             )
 
@@ -214,7 +215,7 @@ class AlertRulesProcess(Process):
             "Outside hours",
             rule.severity,
             event.actor_id,
-            f"activity at {local:%H:%M} {rule.timezone}, outside "
+            f"{self._who(event.actor_id)}: activity at {local:%H:%M} {rule.timezone}, outside "
             f"{rule.start:%H:%M}-{rule.end:%H:%M}",
             event,
         )
@@ -240,8 +241,23 @@ class AlertRulesProcess(Process):
                 subject=subject,
                 message=message,
                 source_actor=event.actor_id,
+                subject_name=self._who(subject),
+                actor_name=self._who(event.actor_id),
             )
         )
+
+    def _who(self, ref: str | None) -> str | None:
+        """Who an id names, as officers read it: "Name <email>", or what the id says."""
+        if ref is None:
+            return None
+        if ref.startswith("ip:"):
+            return f"anonymous from {ref[3:]}"
+        try:
+            user_id = UUID(ref)
+        except ValueError:
+            return ref  # system:<rule>, anonymous
+        user = Identity(self.app).find(User, user_id)
+        return f"{user.name} <{user.email}>" if user is not None else ref
 
     def after_page(self, conn: Connection, last_position: int) -> None:
         for alert in self._pending:
@@ -267,17 +283,19 @@ alerts = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("position", BigInteger, nullable=False, unique=True),
-    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("raised_at", UtcDateTime(), nullable=False),
     Column("rule", String(40), nullable=False),
     Column("type", String(40), nullable=False, index=True),
     Column("severity", String(10), nullable=False),
     Column("severity_rank", Integer, nullable=False, index=True),
-    Column("subject", String(320)),
-    Column("message", Text, nullable=False),
+    Column("subject", StoredText()),
+    Column("subject_name", StoredText()),
+    Column("message", StoredText(), nullable=False),
     Column("source_actor", String(80), nullable=False, index=True),
+    Column("actor_name", StoredText()),
     Column("source_position", BigInteger, nullable=False),
     Column("status", String(20), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 
@@ -302,8 +320,11 @@ class AlertsProjection(Projection):
                     severity=event.severity,
                     severity_rank=severity_rank(event.severity),
                     subject=event.subject,
+                    # Alerts raised before names were recorded carry none.
+                    subject_name=getattr(event, "subject_name", None),
                     message=event.message,
                     source_actor=event.source_actor,
+                    actor_name=getattr(event, "actor_name", None),
                     source_position=event.source_position,
                     status="open",
                     updated_at=event.timestamp,

@@ -38,7 +38,9 @@ def all_projections(app: Strongroom, rules: AlertRules) -> list[Projection]:
 
 
 def projections_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout, and a dropped connection
+    # only fails one round, which the runner retries.
+    engine = create_engine(url)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")

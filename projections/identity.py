@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Integer,
     String,
     Table,
@@ -28,8 +27,9 @@ from domain.denials import DeniedAttempt
 from domain.profiles import Profile
 from domain.sessions import Session
 from domain.teams import Team
+from domain.throttling import ThrottledRequests, describe
 from domain.users import User
-from projections.runner import Projection, metadata
+from projections.runner import Projection, StoredText, UtcDateTime, metadata
 
 
 def topics(aggregate: type, *events: str) -> frozenset[str]:
@@ -41,21 +41,21 @@ users = Table(
     "rm_users",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("email", String(320), nullable=False, index=True),
-    Column("name", String(200), nullable=False),
+    Column("email", StoredText(), nullable=False, index=True),
+    Column("name", StoredText(), nullable=False),
     Column("role", String(20), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("locked", Boolean, nullable=False),
     Column("teams", JSON, nullable=False),
     Column("sub_admin_of", JSON, nullable=False),
-    Column("profile", String(100)),
+    Column("profile", StoredText()),
     Column("permissions", JSON, nullable=False),
     Column("granted", JSON, nullable=False),
     Column("restricted", JSON, nullable=False),
     Column("signing_public_key", String(64), nullable=False),
     Column("encryption_public_key", String(64), nullable=False),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
-    Column("last_login_at", DateTime(timezone=True)),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("last_login_at", UtcDateTime()),
     Column("last_login_ip", String(64)),
     Column("events", Integer, nullable=False),  # applied events: exactly-once is checkable
 )
@@ -179,11 +179,11 @@ teams = Table(
     "rm_teams",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("name", String(100), nullable=False),
+    Column("name", StoredText(), nullable=False),
     Column("storage_bytes", BigInteger, nullable=False),
     Column("vm_count", Integer, nullable=False),
     Column("cpu_cores", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 team_members = Table(
     "rm_team_members",
@@ -236,9 +236,9 @@ sessions = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("user_id", String(36), nullable=False, index=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
     Column("client_ip", String(64)),
     Column("ended", Boolean, nullable=False),
     Column("ended_reason", Text),
@@ -281,26 +281,37 @@ denied = Table(
     "rm_denied_attempts",
     metadata,
     Column("position", BigInteger, primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
     Column("actor_id", String(80), nullable=False),
     Column("actor_role", String(20), nullable=False),
     Column("action", String(40), nullable=False),
-    Column("target", String(320)),
-    Column("reason", Text, nullable=False),
+    Column("target", StoredText()),
+    Column("reason", StoredText(), nullable=False),
     Column("client_ip", String(64)),
+    # How many refusals the row stands for: 1, or a rate limit's folded count.
+    Column("count", Integer, nullable=False),
 )
 
 
 class DeniedProjection(Projection):
-    """Every refusal, and every failed login, in the order they happened."""
+    """Every refusal, every failed login, and the rate limit's folded counts, in log order."""
 
     name = "denied"
     tables = (denied,)
-    topics = topics(DeniedAttempt, "Recorded") | topics(User, "LoginFailed")
+    topics = (
+        topics(DeniedAttempt, "Recorded")
+        | topics(User, "LoginFailed")
+        | topics(ThrottledRequests, "Counted")
+    )
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
-        if type(event).__name__ == "LoginFailed":
+        count = 1
+        kind = type(event).__name__
+        if kind == "LoginFailed":
             action, target, reason = "login", str(event.originator_id), event.reason
+        elif kind == "Counted":
+            action, target = "rate-limited", f"ip:{event.source}"
+            reason, count = describe(event), event.refused
         else:
             action, target, reason = event.action, event.target, event.reason
         conn.execute(
@@ -313,6 +324,7 @@ class DeniedProjection(Projection):
                 target=target,
                 reason=reason,
                 client_ip=event.client_ip,
+                count=count,
             )
         )
 
@@ -320,7 +332,7 @@ class DeniedProjection(Projection):
 profiles = Table(
     "rm_profiles",
     metadata,
-    Column("name", String(100), primary_key=True),
+    Column("name", StoredText(), primary_key=True),
     Column("permissions", JSON, nullable=False),
 )
 
@@ -351,6 +363,15 @@ def subject_of(row: Any) -> Subject:
 
 def user_listing(conn: Connection) -> list[Any]:
     return list(conn.execute(select(users).order_by(users.c.registered_at, users.c.email)).all())
+
+
+def people_labels(conn: Connection, refs: set[str]) -> dict[str, str]:
+    """ "Name <email>" for each user id among `refs` (other refs are left out)."""
+    ids = [r for r in refs if r and len(r) == 36]
+    if not ids:
+        return {}
+    rows = conn.execute(select(users.c.id, users.c.name, users.c.email).where(users.c.id.in_(ids)))
+    return {row.id: f"{row.name} <{row.email}>" for row in rows}
 
 
 def team_listing(conn: Connection) -> list[dict[str, Any]]:

@@ -35,9 +35,10 @@ from typing import Any, cast
 
 from eventsourcing.persistence import IntegrityError as StoreIntegrityError
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, Text, select
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.types import TypeDecorator
 
 from adapters.ledger.port import Ledger
 from domain.application import Strongroom
@@ -45,6 +46,35 @@ from domain.application import Strongroom
 log = logging.getLogger(__name__)
 
 metadata = MetaData()
+
+
+class StoredText(TypeDecorator[str]):
+    """Text as a read model keeps it: a NUL (which Postgres text cannot hold) kept as `\\x00`.
+
+    Older records may hold one; the read model must still follow the log past them.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return value.replace("\x00", "\\x00") if value is not None else None
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment that reads back in UTC on every store (SQLite drops the offset it was given)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
 
 tracking = Table(
     "projection_tracking",
@@ -165,12 +195,29 @@ class AnotherRunnerMovedOn(Exception):
     """Another runner committed this page first; ours rolls back and reads on."""
 
 
+def stall_reason(error: BaseException) -> str:
+    """Why a projection stopped, in one short line: the error's kind and its first line.
+
+    The database's own message, not the statement: a driver's error quotes the SQL and
+    its parameters, which may hold stored values and are not for a health page.
+    """
+    cause = getattr(error, "orig", None) or error
+    first_line = (str(cause).strip().splitlines() or [""])[0]
+    first_line = first_line.split("[SQL:")[0].strip()
+    return f"{type(cause).__name__}: {first_line}"[:200]
+
+
 class ProjectionStalled(Exception):
-    """A read model asked for is stalled: what it would serve is not the truth."""
+    """A read model asked for is stalled: what it would serve is not the truth.
+
+    Its message names the read model and the position, not the reason: that is
+    for operators (health, metrics, the alert), not for every client.
+    """
 
     def __init__(self, name: str, stall: Stall) -> None:
         super().__init__(
-            f"the {name} read model is stalled at position {stall.position}: {stall.reason}"
+            f"the {name} read model is stalled at position {stall.position}; "
+            "the compliance officers were alerted"
         )
         self.name = name
         self.stall = stall
@@ -238,6 +285,7 @@ class ProjectionRunner:
         # thread asks (other runners are kept out by the compare-and-set).
         self._one_page_at_a_time = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._recorded_this_round = False
         self.create_tables()
         ledger.on_commit(self.notify)
 
@@ -292,35 +340,40 @@ class ProjectionRunner:
             return position_of(conn, name)
 
     def run_page(self, projection: Projection) -> int:
-        """Apply the next page; returns how many events it covered (0: caught up).
+        """Apply this projection's next page; returns how many events it covered (0: caught up).
 
         An event the projection cannot apply raises `_Failed` after the events
         before it are committed.
         """
+        with self._one_page_at_a_time:
+            start = self.position(projection.name)
+            page = self._read(start)
+            return self._apply_guarded(projection, start, page)
+
+    def _read(self, after: int) -> list[Notification]:
+        return list(
+            self.app.recorder.select_notifications(
+                start=after, limit=self.page, inclusive_of_start=False
+            )
+        )
+
+    def _apply_guarded(self, projection: Projection, start: int, page: list[Notification]) -> int:
         try:
-            with self._one_page_at_a_time:
-                try:
-                    return self._apply_page(projection)
-                except _Failed as failed:
-                    # Commit what came before the bad event, so the stall names it.
-                    self._apply_page(projection, before=failed.position)
-                    raise
+            try:
+                return self._apply_page(projection, start, page)
+            except _Failed as failed:
+                # Commit what came before the bad event, so the stall names it.
+                self._apply_page(projection, start, [n for n in page if n.id < failed.position])
+                raise
         except (AnotherRunnerMovedOn, IntegrityError, StoreIntegrityError):
             return 1  # someone else applied or recorded it; look again from where they left off
 
-    def _apply_page(self, projection: Projection, before: int | None = None) -> int:
+    def _apply_page(self, projection: Projection, start: int, page: list[Notification]) -> int:
+        """Apply `page` (the events after `start`) in one transaction; their count."""
+        if not page:
+            return 0
+        last = page[-1].id
         with self.engine.begin() as conn:
-            start = position_of(conn, projection.name)
-            page: list[Notification] = list(
-                self.app.recorder.select_notifications(
-                    start=start, limit=self.page, inclusive_of_start=False
-                )
-            )
-            if before is not None:
-                page = [n for n in page if n.id < before]
-            if not page:
-                return 0
-            last = page[-1].id
             process = projection if isinstance(projection, Process) else None
             recorded_upto = self.app.recorded_upto(projection.name) if process else 0
             if process is not None:
@@ -341,17 +394,32 @@ class ProjectionRunner:
                 outcomes = process.take_outcomes()
                 if outcomes and last > recorded_upto:
                     self._record(projection.name, last, outcomes)
+                    self._recorded_this_round = True
                     if self.hooks.after_outcomes_recorded is not None:
                         self.hooks.after_outcomes_recorded(projection.name, last)
             set_position(conn, projection.name, last, was=start)
             if self.hooks.between_apply_and_commit is not None:
                 self.hooks.between_apply_and_commit(last)
+        self._committed(projection.name, last)
+        return len(page)
+
+    def _advance(self, moves: list[tuple[str, int, int]]) -> None:
+        """Move projections past events none of them reads, in one transaction.
+
+        Each move is (name, from, to); a compare-and-set like any page's.
+        """
+        with self.engine.begin() as conn:
+            for name, was, to in moves:
+                set_position(conn, name, to, was=was)
+        for name, _, to in moves:
+            self._committed(name, to)
+
+    def _committed(self, name: str, position: int) -> None:
         with self._progress:
             self.pages_committed += 1
             self._progress.notify_all()
         if self.hooks.after_commit is not None:
-            self.hooks.after_commit(projection.name, last)
-        return len(page)
+            self.hooks.after_commit(name, position)
 
     def _record(self, name: str, last: int, outcomes: list[Any]) -> None:
         try:
@@ -378,8 +446,7 @@ class ProjectionRunner:
                 if progress is not None:
                     progress(self.position(projection.name))
         except _Failed as failed:
-            self._stall(projection, failed)
-            raise ProjectionStalled(projection.name, self.stalled[projection.name]) from None
+            raise ProjectionStalled(projection.name, self._stall(projection, failed)) from None
         self._recovered(projection)
         return total
 
@@ -393,13 +460,13 @@ class ProjectionRunner:
 
     # -- stalls ---------------------------------------------------------------------
 
-    def _stall(self, projection: Projection, failed: _Failed) -> None:
+    def _stall(self, projection: Projection, failed: _Failed) -> Stall:
         name = projection.name
-        reason = f"{type(failed.error).__name__}: {failed.error}"[:500]
+        reason = stall_reason(failed.error)
         self._retry_at[name] = time.monotonic() + self.retry_stalled_seconds
         known = self.stalled.get(name)
         if known is not None and known.position == failed.position:
-            return  # said already; the retry failed the same way
+            return known  # said already; the retry failed the same way
         stall = Stall(failed.position, reason)
         self.stalled[name] = stall
         log.error(
@@ -414,6 +481,7 @@ class ProjectionRunner:
                 self.on_stall(name, stall)
             except Exception:
                 log.exception("could not raise the alert for the stalled projection %s", name)
+        return stall
 
     def _recovered(self, projection: Projection) -> None:
         if self.stalled.pop(projection.name, None) is not None:
@@ -422,23 +490,58 @@ class ProjectionRunner:
     # -- all of them, live ----------------------------------------------------------
 
     def catch_up_all(self) -> int:
-        """Until a whole round moves nothing (a process may record new events, e.g. alerts).
+        """Rounds until every projection is at the head (a process may record new events).
 
         A stalled projection is skipped until its retry is due; the others follow.
         """
         total = 0
         while True:
-            covered = 0
-            for projection in self.projections:
-                if not self._due(projection.name):
+            covered, more = self._round()
+            total += covered
+            if not more:
+                return total
+
+    def _round(self) -> tuple[int, bool]:
+        """One read of the log for every due projection; whether another round is needed.
+
+        Each projection that reads any of the events applies its part in its own
+        transaction; those that read none are moved past them together in one.
+        """
+        due = [p for p in self.projections if self._due(p.name)]
+        if not due:
+            return 0, False
+        with self._one_page_at_a_time:
+            self._recorded_this_round = False
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(tracking.c.name, tracking.c.position)).all()
+            positions = {name: int(position) for name, position in rows}
+            starts = {p.name: positions.get(p.name, 0) for p in due}
+            page = self._read(min(starts.values()))
+            if not page:
+                return 0, False
+            covered, idle, more = 0, [], len(page) == self.page
+            for projection in due:
+                start = starts[projection.name]
+                mine = [n for n in page if n.id > start]
+                if not mine:
+                    continue
+                if not any(n.topic in projection.topics for n in mine):
+                    idle.append((projection.name, start, mine[-1].id))
                     continue
                 try:
-                    covered += self.catch_up(projection)
-                except ProjectionStalled:
+                    applied = self._apply_guarded(projection, start, mine)
+                except _Failed as failed:
+                    self._stall(projection, failed)
                     continue
-            if not covered:
-                return total
-            total += covered
+                covered += applied
+                self._recovered(projection)
+            if idle:
+                try:
+                    self._advance(idle)
+                except (AnotherRunnerMovedOn, IntegrityError):
+                    more = True  # another runner moved them; look again
+                covered += sum(to - was for _, was, to in idle)
+            return covered, more or self._recorded_this_round
 
     def _due(self, name: str) -> bool:
         return name not in self.stalled or time.monotonic() >= self._retry_at.get(name, 0.0)

@@ -55,8 +55,9 @@ def test_user_added_and_its_near_miss(settings: Settings, world: World) -> None:
         )
     assert raised(settings, app, "user_added") == before  # a change is not a new user
     world.person("newcomer", active=False)
+    # Officers see who: the name and the email.
     assert raised(settings, app, "user_added")[-1] == (
-        f"{world.email('newcomer')} registered an account"
+        f"Newcomer <{world.email('newcomer')}> registered an account"
     )
 
 
@@ -72,8 +73,11 @@ def test_state_and_role_changes(settings: Settings, world: World) -> None:
     with world.acting("root"):
         Identity(app).deactivate_user(world.ids["ada"])
         Identity(app).change_role(world.ids["ada"], Role.SUB_ADMIN)
-    assert raised(settings, app, "state_changed")[states:] == ["account deactivated"]
-    assert raised(settings, app, "role_changed")[roles:] == ["role changed from user to sub-admin"]
+    ada, root = f"Ada <{world.email('ada')}>", f"Root <{world.email('root')}>"
+    assert raised(settings, app, "state_changed")[states:] == [f"{ada}: account deactivated"]
+    assert raised(settings, app, "role_changed")[roles:] == [
+        f"{ada}: role changed from user to sub-admin by {root}"
+    ]
 
 
 @pytest.mark.parametrize("failures", [4, 5], ids=["near-miss", "fires"])
@@ -98,8 +102,9 @@ def test_ip_change(settings: Settings, world: World, second_ip: str, fires: bool
     world.login("ada", client_ip="10.1.2.3")
     world.login("ada", client_ip=second_ip)
     messages = raised(settings, app, "ip_change")
+    ada = f"Ada <{world.email('ada')}>"
     assert messages == (
-        [f"login from {second_ip}; the previous login came from 10.1.2.3"] if fires else []
+        [f"{ada}: login from {second_ip}; the previous login came from 10.1.2.3"] if fires else []
     )
 
 

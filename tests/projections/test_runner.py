@@ -206,3 +206,29 @@ def test_two_runners_on_the_same_read_models_apply_each_event_once(
             row = conn.execute(select(users.c.events).where(users.c.id == str(user_id))).one()
             assert row.events == user_events_in_log(app, user_id)
     app.close()
+
+
+def test_text_older_code_let_through_still_projects(settings: Settings, clock: ManualClock) -> None:
+    # A NUL (which Postgres text cannot hold) and a name past today's bounds, recorded
+    # behind the command's back as older code could have: the read models follow on.
+    from client.keys import UserKeys
+    from domain.users import EmailIndex, User
+
+    app = open_system(settings, clock=clock).app
+    world = World(app)
+    keys = UserKeys.generate()
+    with world.acting("root"):
+        odd = User(
+            email="nul@example.edu",
+            name="Nul\x00l " + "x" * 500,
+            signing_public_key=keys.signing_public_key,
+            encryption_public_key=keys.encryption_public_key,
+        )
+        app.save(odd, EmailIndex(odd.email, odd.id))
+    runner = runner_for(settings, app)
+    runner.catch_up_all()
+    assert not runner.stalled
+    with runner.engine.connect() as conn:
+        name = conn.execute(select(users.c.name).where(users.c.id == str(odd.id))).scalar_one()
+    assert name.startswith("Nul\\x00l x")
+    app.close()
