@@ -430,6 +430,7 @@ def show_alert(alert: dict[str, Any]) -> None:
             alert["severity"],
             alert["type"],
             alert["message"],
+            alert.get("actor_name") or alert["actor"],
             alert["position"],
             alert["id"],
         )
@@ -440,7 +441,8 @@ def show_alert(alert: dict[str, Any]) -> None:
     out.print(
         f"{safe(alert['raised_at'][:19])}  [{style}]{safe(alert['severity']):8}[/]  "
         f"{safe(alert['type']):14}  {safe(alert['message'])}  "
-        f"[dim](#{safe(alert['position'])} {safe(alert['id'])})[/]",
+        f"[dim]by {safe(alert.get('actor_name') or alert['actor'])} "
+        f"(#{safe(alert['position'])} {safe(alert['id'])})[/]",
         highlight=False,
     )
 
@@ -500,6 +502,37 @@ def alerts_list(
     for alert in page["alerts"]:
         show_alert(alert)
     # The hint goes to stderr, so a script reading the alerts gets only alerts.
+    err.print(f"[dim]next: --after {safe(page['next_after'])}[/]")
+
+
+@alerts_cli.command("refusals")
+def alerts_refusals(
+    after: Annotated[int, typer.Option(min=0, help="Only refusals after this log position.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Refused attempts in log order: who tried what, on whom, from where, and why."""
+    with logged_in() as client:
+        page = client.refusals(after=after, limit=limit)
+    if as_json:
+        print_json(page)
+        return
+    table(
+        ("at", "who", "action", "on", "why", "from", "count", "position"),
+        (
+            (
+                r["at"][:19],
+                r["actor_name"] or r["actor"],
+                r["action"],
+                r["target_name"] or r["target"] or "",
+                r["reason"],
+                r["client_ip"] or "",
+                r["count"],
+                r["position"],
+            )
+            for r in page["refusals"]
+        ),
+    )
     err.print(f"[dim]next: --after {safe(page['next_after'])}[/]")
 
 

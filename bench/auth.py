@@ -30,11 +30,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from api.local_server import free_port, wait_until_healthy  # noqa: E402
 from bench.store import postgres_database  # noqa: E402
 from client.api import StrongroomClient  # noqa: E402
 from client.keys import UserKeys  # noqa: E402
 from client.session_file import default_key_file  # noqa: E402
-from tests.live_server import free_port, wait_until_healthy  # noqa: E402
 
 STRONGROOM = str(Path(sys.executable).parent / "strongroom")
 EMAIL = "bench@enclave.example.edu"

@@ -34,7 +34,7 @@ from pathlib import Path
 # the path, where a benchmark module named like a standard one would shadow it.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from tests.live_server import free_port, wait_until_healthy  # noqa: E402
+from api.local_server import free_port, wait_until_healthy  # noqa: E402
 
 PYTHON = sys.executable
 STRONGROOM = str(Path(sys.executable).parent / "strongroom")

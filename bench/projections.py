@@ -41,6 +41,7 @@ from psycopg.sql import SQL, Identifier  # noqa: E402
 from adapters.bootstrap import open_system  # noqa: E402
 from adapters.clock import SystemClock  # noqa: E402
 from adapters.ledger.port import Ledger  # noqa: E402
+from api.local_server import live_server  # noqa: E402
 from api.world import World  # noqa: E402
 from bench.store import store  # noqa: E402
 from client.api import StrongroomClient  # noqa: E402
@@ -52,7 +53,6 @@ from domain.users import User  # noqa: E402
 from projections.alert_rules import AlertRules  # noqa: E402
 from projections.catalogue import open_runner  # noqa: E402
 from projections.runner import Hooks  # noqa: E402
-from tests.live_server import live_server  # noqa: E402
 
 USER_TOPICS = tuple(f"{get_topic(User)}.{n}" for n in ("Registered", "PermissionsChanged"))
 

@@ -48,7 +48,19 @@ from domain.aggregate import AuditedAggregate  # noqa: E402
 from domain.application import Strongroom  # noqa: E402
 from domain.clock import install_clock  # noqa: E402
 from domain.envelope import AuditContext, acting_as  # noqa: E402
-from tests.notes import Note  # noqa: E402
+
+
+class Note(AuditedAggregate):
+    """A line-by-line log: what the ledger's write benchmarks record (as tests/notes.py)."""
+
+    @event("Started")
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.lines: list[str] = []
+
+    @event("Written")
+    def write(self, line: str) -> None:
+        self.lines.append(line)
 
 
 class Tally(AuditedAggregate):

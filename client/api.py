@@ -169,6 +169,18 @@ class StrongroomClient:
         params.update(after=after, limit=limit)
         return dict(self.request("GET", "/api/v1/alerts", params=params))
 
+    def refusals(self, *, after: int = 0, limit: int = 100) -> dict[str, Any]:
+        """One page of refused attempts, naming who and whom: `{"refusals": [...], ...}`."""
+        params = {"after": after, "limit": limit}
+        return dict(self.request("GET", "/api/v1/refusals", params=params))
+
+    def sessions(self, *, user_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest sessions, of everyone or of one person (officers)."""
+        params: dict[str, Any] = {"limit": limit}
+        if user_id:
+            params["user_id"] = user_id
+        return list(self.request("GET", "/api/v1/sessions", params=params))
+
     def acknowledge_alert(self, alert_id: str, note: str = "") -> None:
         self.request("POST", f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": note})
 

@@ -94,6 +94,8 @@ schemas = Table(
 
 PAGE = 1000
 RETRY_STALLED_SECONDS = 30.0
+COALESCE_SECONDS = 0.005
+STORE_SKIPS_SECONDS = 1.0
 
 
 class Projection(ABC):
@@ -264,6 +266,7 @@ class ProjectionRunner:
         page: int = PAGE,
         on_stall: Callable[[str, Stall], None] | None = None,
         retry_stalled_seconds: float = RETRY_STALLED_SECONDS,
+        coalesce_seconds: float = COALESCE_SECONDS,
     ) -> None:
         self.engine = engine
         self.app = app
@@ -273,10 +276,12 @@ class ProjectionRunner:
         self.page = page
         self.on_stall = on_stall
         self.retry_stalled_seconds = retry_stalled_seconds
+        self.coalesce_seconds = coalesce_seconds
         self.stalled: dict[str, Stall] = {}
         self._retry_at: dict[str, float] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._urgent = threading.Event()
         # Counts committed pages, so readers (the SSE stream) wait for progress
         # instead of polling the read models.
         self._progress = threading.Condition()
@@ -286,6 +291,9 @@ class ProjectionRunner:
         self._one_page_at_a_time = threading.Lock()
         self._thread: threading.Thread | None = None
         self._recorded_this_round = False
+        # Projections moved past events they do not read, not stored yet: name -> (was, to).
+        self._skipped: dict[str, tuple[int, int]] = {}
+        self._store_skips_at = 0.0
         self.create_tables()
         ledger.on_commit(self.notify)
 
@@ -315,6 +323,7 @@ class ProjectionRunner:
         A process first records in the event store how far it had got, so the
         replay rebuilds its memory without acting on anything again.
         """
+        self._skipped.pop(projection.name, None)
         reached = position_of(conn, projection.name)
         if isinstance(projection, Process) and reached > self.app.recorded_upto(projection.name):
             store = cast(ProcessRecorder, self.app.recorder)
@@ -337,7 +346,7 @@ class ProjectionRunner:
 
     def position(self, name: str) -> int:
         with self.engine.connect() as conn:
-            return position_of(conn, name)
+            return max(position_of(conn, name), self._skipped.get(name, (0, 0))[1])
 
     def run_page(self, projection: Projection) -> int:
         """Apply this projection's next page; returns how many events it covered (0: caught up).
@@ -516,13 +525,17 @@ class ProjectionRunner:
                 rows = conn.execute(select(tracking.c.name, tracking.c.position)).all()
             positions = {name: int(position) for name, position in rows}
             starts = {p.name: positions.get(p.name, 0) for p in due}
-            page = self._read(min(starts.values()))
+            reached = {
+                name: max(start, self._skipped.get(name, (0, 0))[1])
+                for name, start in starts.items()
+            }
+            page = self._read(min(reached.values()))
             if not page:
                 return 0, False
             covered, idle, more = 0, [], len(page) == self.page
             for projection in due:
                 start = starts[projection.name]
-                mine = [n for n in page if n.id > start]
+                mine = [n for n in page if n.id > reached[projection.name]]
                 if not mine:
                     continue
                 if not any(n.topic in projection.topics for n in mine):
@@ -533,21 +546,50 @@ class ProjectionRunner:
                 except _Failed as failed:
                     self._stall(projection, failed)
                     continue
+                finally:
+                    self._skipped.pop(projection.name, None)
                 covered += applied
                 self._recovered(projection)
             if idle:
-                try:
-                    self._advance(idle)
-                except (AnotherRunnerMovedOn, IntegrityError):
-                    more = True  # another runner moved them; look again
                 covered += sum(to - was for _, was, to in idle)
+                more = self._skip(idle) or more
             return covered, more or self._recorded_this_round
+
+    def _skip(self, moves: list[tuple[str, int, int]]) -> bool:
+        """Move projections past events none of them reads: in memory, stored now and then.
+
+        Storing every such move would cost a write per commit for each projection
+        that has nothing to do with it; forgetting some after a crash only means
+        skipping those events again. Returns whether another round should look again.
+        """
+        for name, was, to in moves:
+            self._skipped[name] = (was, to)
+        if time.monotonic() < self._store_skips_at:
+            for name, _, to in moves:
+                self._committed(name, to)
+            return False
+        return not self.store_skips()
+
+    def store_skips(self) -> bool:
+        """Store the positions moved in memory; False if another runner moved them first."""
+        moves = [(name, was, to) for name, (was, to) in self._skipped.items()]
+        self._skipped.clear()
+        self._store_skips_at = time.monotonic() + STORE_SKIPS_SECONDS
+        if not moves:
+            return True
+        try:
+            self._advance(moves)
+        except (AnotherRunnerMovedOn, IntegrityError):
+            return False
+        return True
 
     def _due(self, name: str) -> bool:
         return name not in self.stalled or time.monotonic() >= self._retry_at.get(name, 0.0)
 
-    def notify(self) -> None:
-        """Something was recorded: look now rather than at the next poll."""
+    def notify(self, *, urgent: bool = False) -> None:
+        """Something was recorded: look soon; `urgent` (a reader waits) means now."""
+        if urgent:
+            self._urgent.set()
         self._wake.set()
 
     def start(self, poll_seconds: float | None = None) -> None:
@@ -567,8 +609,12 @@ class ProjectionRunner:
                     self.catch_up_all()
                 except Exception:  # the store itself failed: the next round retries
                     log.exception("projection runner failed a round")
-                self._wake.wait(poll_seconds)
+                if self._wake.wait(poll_seconds) and not self._urgent.is_set():
+                    # Let commits that come close together share one round: under
+                    # load the runner then costs a round per few commands, not per one.
+                    self._stop.wait(self.coalesce_seconds)
                 self._wake.clear()
+                self._urgent.clear()
 
         self._thread = threading.Thread(target=follow, name="projections", daemon=True)
         self._thread.start()
@@ -578,6 +624,8 @@ class ProjectionRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        with self._one_page_at_a_time:
+            self.store_skips()
 
     def wait_until_current(self, names: list[str], timeout: float = 2.0) -> bool:
         """Wait until these read models hold everything recorded before this call.
@@ -598,7 +646,7 @@ class ProjectionRunner:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self.notify()
+                self.notify(urgent=True)
                 self.wait_for_progress(seen, remaining)
         return True
 
@@ -612,7 +660,7 @@ class ProjectionRunner:
         statuses = []
         with self.engine.connect() as conn:
             for p in self.projections:
-                position = position_of(conn, p.name)
+                position = max(position_of(conn, p.name), self._skipped.get(p.name, (0, 0))[1])
                 stall = self.stalled.get(p.name)
                 state = "stalled" if stall else ("following" if position >= head else "lagging")
                 statuses.append(ProjectionStatus(p.name, position, head - position, state, stall))

@@ -33,8 +33,12 @@ def create_profile(
 
 
 @router.get("", responses=error_responses(503))
-def list_profiles(principal: CurrentPrincipal, read_models: ReadModels) -> list[ProfileOut]:
-    """Every profile and the permissions it grants."""
+def list_profiles(
+    identity: IdentityUseCases, principal: CurrentPrincipal, read_models: ReadModels
+) -> list[ProfileOut]:
+    """Every profile and the permissions it grants (an officer's read is recorded)."""
     read_models.wait_until_current(["profiles"])
     with read_models.engine.connect() as conn:
-        return [ProfileOut(**p) for p in profile_listing(conn)]
+        listed = [ProfileOut(**p) for p in profile_listing(conn)]
+    identity.record_officer_read(identity.acting_user(), "profiles", None, len(listed))
+    return listed

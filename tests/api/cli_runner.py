@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from adapters.settings import Settings
-from tests.live_server import live_server
+from api.local_server import live_server
 
 STRONGROOM = str(Path(sys.executable).parent / "strongroom")
 PASSPHRASE = "tests only, not secret"

@@ -17,13 +17,13 @@ import pytest
 
 from adapters.bootstrap import bootstrap
 from adapters.settings import Settings
+from api.local_server import live_server
 from api.world import World
 from client.api import StrongroomClient
 from domain import text
 from domain.access import Permission
 from domain.identity import Identity
 from domain.teams import DEFAULT_QUOTA, QUOTA_LIMITS, Team
-from tests.live_server import live_server
 
 MAX_POSITION = 2**63 - 1
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from adapters.settings import Settings
+from api.local_server import free_port, wait_until_healthy
 from tests.api.cli_runner import STRONGROOM, env_for, lines_until, read_lines, strongroom
-from tests.live_server import free_port, wait_until_healthy
 
 
 def test_a_busy_port_stops_the_demo_before_it_builds_anything(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters.settings import Settings
+from api.local_server import live_server
 from client.api import StrongroomClient
 from tests.api.cli_runner import (
     ADMIN,
@@ -22,7 +23,6 @@ from tests.api.cli_runner import (
     read_lines,
     strongroom,
 )
-from tests.live_server import live_server
 
 
 @pytest.fixture
@@ -173,3 +173,18 @@ def test_alerts_list_takes_the_filters_of_watch(env: dict[str, str]) -> None:
         a for a in everything["alerts"] if a["type"] == "Role Changed" and a["actor"] == root_id
     ]
     assert both["alerts"]
+
+
+def test_officers_list_refusals_naming_who_tried(env: dict[str, str]) -> None:
+    ok("login", "--email", "root@enclave.edu", env=env)
+    ok("team", "create", "Audit", env=env)
+    ok("user", "register", "--email", "officer@enclave.edu", "--name", "Olu", env=env)
+    ok("team", "add", "Audit", "officer@enclave.edu", env=env)
+    ok("user", "activate", "officer@enclave.edu", env=env)
+    ok("user", "permissions", "officer@enclave.edu", "--grant", "audit", env=env)
+    refused = strongroom("alerts", "list", env=env)  # root holds no audit capability
+    assert refused.returncode == 1
+    ok("login", "--email", "officer@enclave.edu", env=env)
+    listed = ok("alerts", "refusals", env=env)
+    row = next(line for line in listed.splitlines() if "read-alerts" in line)
+    assert "Root <root@enclave.edu>" in row

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from adapters.settings import Settings
+from api.local_server import live_server
 from tests.api.cli_runner import ADMIN, env_for, strongroom
-from tests.live_server import live_server
 
 SERVER_SIDE = ["sqlalchemy", "psycopg", "eventsourcing", "fastapi", "uvicorn", "adapters"]
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from adapters.settings import Settings
+from api.local_server import free_port, wait_until_healthy
 from tests.api.cli_runner import ADMIN, STRONGROOM, env_for, strongroom
-from tests.live_server import free_port, wait_until_healthy
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.local_server import live_server
 from domain.teams import QUOTA_LIMITS
-from tests.live_server import live_server
 from tests.stores import store_settings
 
 # Operations anyone may call; every other one needs a session.

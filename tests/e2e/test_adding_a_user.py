@@ -14,12 +14,12 @@ import pytest
 
 from adapters.bootstrap import open_system
 from adapters.settings import PostgresStore, Settings, SqliteStore
+from api.local_server import live_server
 from audit_queries.verify import verify_store
 from client.api import ApiError, StrongroomClient
 from client.keys import UserKeys
 from domain.envelope import AuditContext, acting_as
 from domain.identity import Identity, Registration
-from tests.live_server import live_server
 
 
 def stored_bytes(settings: Settings) -> bytes:

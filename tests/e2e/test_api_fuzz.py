@@ -30,12 +30,12 @@ from schemathesis.core.parameters import ParameterLocation
 from adapters.bootstrap import bootstrap
 from adapters.settings import Settings
 from api.app import create_app
+from api.local_server import live_server
 from api.world import World
 from audit_queries.verify import verify_store
 from client.api import StrongroomClient
 from domain.access import Permission, Role
 from domain.identity import Identity
-from tests.live_server import live_server
 from tests.stores import store_settings
 
 EXAMPLES = 40  # generated cases per operation in the fuzzing phase, besides boundary cases

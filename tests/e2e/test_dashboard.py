@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from adapters.bootstrap import open_system
 from adapters.settings import Settings
 from api.demo import ADMIN_EMAIL, load_demo
+from api.local_server import live_server
 from api.world import World
 from client.api import StrongroomClient
 from client.keys import UserKeys
@@ -19,7 +20,6 @@ from domain.access import Permission
 from domain.envelope import AuditContext, acting_as
 from domain.identity import Identity, Registration
 from domain.users import EmailIndex, User
-from tests.live_server import live_server
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",

@@ -17,10 +17,10 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from adapters.bootstrap import bootstrap
+from api.local_server import live_server
 from api.world import World
 from client.api import StrongroomClient
 from tests.e2e.test_dashboard import CHROMIUM_FLAGS
-from tests.live_server import live_server
 from tests.stores import store_settings
 
 METHODS = {"get", "put", "post", "delete", "patch"}

@@ -17,12 +17,12 @@ import pytest
 
 from adapters.bootstrap import open_system
 from adapters.settings import Settings
+from api.local_server import live_server
 from api.world import World
 from client.api import StrongroomClient
 from domain.access import Permission
 from domain.identity import Identity
 from tests.api.cli_runner import env_for, strongroom
-from tests.live_server import live_server
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
