@@ -23,6 +23,7 @@ import queue
 import re
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +160,7 @@ def event_fault(originator_id: object, version: object, topic: object, state: ob
     return "its columns read back differently from how the ledger stores them"
 
 
-class _SqlLedgerReader:
+class _SqlLedgerReader(ABC):
     """The queries both stores share, over `_fetch`, which each store implements."""
 
     def __init__(self, tables: LedgerTables) -> None:
@@ -174,16 +175,17 @@ class _SqlLedgerReader:
         self._faults: list[str] | None = None
         self._present: set[str] = set()
 
+    @abstractmethod
     def _fetch(self, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        """Every row the statement selects, in this reader's one snapshot."""
 
+    @abstractmethod
     def _tables_found(self) -> dict[str, tuple[bool, dict[str, str]]]:
         """Each ledger table the store holds: whether it is a real table, and its column types."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _expected_types(self, table: Table) -> dict[str, str | None]:
         """The columns `table` must have, with the type the catalog must show (None: any)."""
-        raise NotImplementedError
 
     def _scalar(self, statement: str, params: Sequence[object] = ()) -> object:
         rows = self._fetch(statement, params)
@@ -326,9 +328,9 @@ class _SqlLedgerReader:
                 originator_id, version, topic, state, signed, as_position(position)
             )
 
+    @abstractmethod
     def _stream(self, statement: str) -> Iterator[tuple[Any, ...]]:
         """The rows of a query too large to hold at once (every snapshot), a page at a time."""
-        raise NotImplementedError
 
 
 def _escaped_text(raw: bytes) -> str:

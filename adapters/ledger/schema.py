@@ -13,6 +13,7 @@ gave them (see docs/event-store.md).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -82,7 +83,7 @@ SNAPSHOT_SIGNATURES = Table(
 )
 
 
-class Dialect:
+class Dialect(ABC):
     """How one store spells the ledger's tables."""
 
     name: str
@@ -90,8 +91,9 @@ class Dialect:
     position: str  # the events table's position column
     types: Mapping[str, str]
 
+    @abstractmethod
     def qualify(self, table: str) -> str:
-        raise NotImplementedError
+        """The table's name as statements spell it."""
 
     def create_table(self, name: str, table: Table) -> str:
         columns = ", ".join(
@@ -105,9 +107,9 @@ class Dialect:
     def _table_options(self, table: Table) -> str:
         return ""
 
+    @abstractmethod
     def append_only(self, table: str) -> list[str]:
         """Statements that make UPDATE and DELETE (and TRUNCATE, where there is one) fail."""
-        raise NotImplementedError
 
     def prelude(self) -> list[str]:
         """What `append_only` statements need created first."""
