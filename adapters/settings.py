@@ -160,6 +160,12 @@ class Settings:
         return self.audit_dir / f"witness-{tag}.json"
 
     @property
+    def forensic_export_dir(self) -> Path:
+        """The export the server keeps up to date for queries and reports, one per store."""
+        tag = sha256(self.store.identity().encode()).hexdigest()[:12]
+        return self.home / "forensics" / f"export-{tag}"
+
+    @property
     def projections_url(self) -> str:
         """Where read models live: a sibling SQLite file, or the same Postgres database."""
         if isinstance(self.store, SqliteStore):

@@ -12,6 +12,13 @@ import sys
 
 import typer
 
+from api import (  # noqa: F401  (each registers its commands under `strongroom audit`)
+    cli_audit_history,
+    cli_audit_query,
+    cli_audit_questions,
+    cli_audit_reports,
+    cli_audit_tokens,
+)
 from api import cli_people as people
 from api import cli_server as server
 

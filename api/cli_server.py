@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,9 +25,10 @@ from api.passphrase import passphrase
 if TYPE_CHECKING:
     from adapters.bootstrap import System
     from adapters.settings import Settings
+    from audit_queries.export import ExportRun
 
 audit_cli = typer.Typer(
-    help="Verify, seal and publish the tamper-evident audit ledger.", no_args_is_help=True
+    help="The audit ledger and its forensics: verify, seal, export, query, questions, reports, tokens.", no_args_is_help=True
 )
 projections_cli = typer.Typer(help="Show and rebuild the read models.", no_args_is_help=True)
 
@@ -383,6 +384,80 @@ def raise_hash_alert(settings: Settings, position: int, kind: str, detail: str) 
         err.print(f"could not raise the Hash alert: {safe(one_line(error))}", highlight=False)
     else:
         err.print("A critical Hash alert was raised for the compliance officers.")
+
+
+@audit_cli.command("export")
+def audit_export(
+    to: Annotated[Path, typer.Option("--to", help="The export directory (created if missing).")],
+    format: Annotated[
+        str, typer.Option(help="parquet: the events; ocsf: the OCSF view of them.")
+    ] = "parquet",
+    ocsf_as: Annotated[str, typer.Option(help="With --format ocsf: parquet or jsonl.")] = "parquet",
+) -> None:
+    """Export the history to Parquet by day, adding only what is new since the last run."""
+    from audit_queries.export import ExportProblem, export
+
+    if format not in ("parquet", "ocsf") or ocsf_as not in ("parquet", "jsonl"):
+        fail("--format is parquet or ocsf; --ocsf-as is parquet or jsonl", code=2)
+    settings = load_settings()
+    with opened(settings) as system:
+        # Sign the head first, so everything exported is covered by a checkpoint.
+        system.ledger.seal()
+        try:
+            with progress_bar("exporting") as bar:
+                run = export(
+                    system.ledger, to, progress=lambda done, total: _advance(bar, done, total)
+                )
+            written = ""
+            if format == "ocsf":
+                written = f"; {write_ocsf(to, ocsf_as)} OCSF rows in {safe(str(to / 'ocsf'))}"
+        except (ExportProblem, OSError) as error:
+            fail(f"export failed: {one_line(error)}")
+        if run.added:
+            record_export(system, to, format, run)
+    out.print(
+        f"Exported {run.added} new events ({run.files} files) to {safe(str(to))}; "
+        f"{run.manifest.events} events up to position {run.manifest.position}{written}.",
+        highlight=False,
+    )
+
+
+def _advance(bar: Any, done: int, total: int) -> None:
+    bar.total(total)
+    bar.advance_to(done)
+
+
+def write_ocsf(to: Path, fmt: str) -> int:
+    """The OCSF view of the whole export, under DIR/ocsf/."""
+    from audit_queries.ocsf import write_ocsf as write
+
+    from audit_queries import forensic_db
+
+    connection = forensic_db.connect(to)
+    try:
+        return write(connection, to / "ocsf", fmt)  # type: ignore[arg-type]
+    finally:
+        connection.close()
+
+
+def record_export(system: System, to: Path, format: str, run: ExportRun) -> None:
+    """The copy is part of the record: who took which positions, to where."""
+    from uuid import uuid4
+
+    from domain.envelope import AuditContext, acting_as
+    from domain.exports import ForensicExport
+
+    context = AuditContext("system:export", "system", None, uuid4().hex, None)
+    with acting_as(context):
+        system.app.save(
+            ForensicExport(
+                destination=str(to.resolve()),
+                format=format,
+                from_position=run.start,
+                to_position=run.manifest.position,
+                events=run.added,
+            )
+        )
 
 
 @audit_cli.command("seal")

@@ -11,17 +11,36 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from adapters.ledger.checkpoints import Checkpoint
+from adapters.ledger.checkpoints import Checkpoint, stored_checkpoint
+from adapters.ledger.schema import CHECKPOINTS, LedgerTables
 from adapters.ledger.writer import LedgerWriter
+
+
+@dataclass(frozen=True)
+class ChainedEvent:
+    """One stored event as recorded, with its chain link: what an export copies."""
+
+    position: int
+    prev_position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    chain_hash: bytes
 
 
 class ChainedRecorder(ABC):
     """What the chained recorders add to the library's recorders."""
 
     ledger: LedgerWriter
+    tables: LedgerTables
+    datastore: Any  # the library's datastore: `transaction(commit=...)` yields a cursor
 
     @abstractmethod
     def seal(self) -> Checkpoint | None:
@@ -30,6 +49,36 @@ class ChainedRecorder(ABC):
     def listen(self, callback: Callable[[], None], stop: threading.Event) -> bool:
         """Call `callback` when any process commits events; False if the store cannot tell."""
         return False
+
+    def read_chained(self, after: int, upto: int) -> list[ChainedEvent]:
+        """The events in positions (after, upto] with their links, in order."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self.tables.select_chained_events(), (after, upto))
+            rows = cursor.fetchall()
+        return [
+            ChainedEvent(
+                position=row["position"],
+                prev_position=row["prev_position"],
+                # SQLite keeps an id as 32 hex digits, Postgres as a uuid.
+                originator_id=_uuid(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+                chain_hash=bytes(row["hash"]),
+            )
+            for row in rows
+        ]
+
+    def read_checkpoints(self, after_seq: int = 0) -> list[Checkpoint]:
+        """The signed checkpoints after a sequence number, in order."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self.tables.select_checkpoints(), (after_seq,))
+            rows = cursor.fetchall()
+        return [stored_checkpoint(*(row[c.name] for c in CHECKPOINTS.columns)) for row in rows]
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(hex=str(value))
 
 
 class Ledger:
@@ -56,3 +105,11 @@ class Ledger:
     def listen(self, callback: Callable[[], None], stop: threading.Event) -> bool:
         """Call `callback` on commits by any process (Postgres NOTIFY); False on SQLite."""
         return self._chained.listen(callback, stop)
+
+    def read_chained(self, after: int, upto: int) -> list[ChainedEvent]:
+        """The events in positions (after, upto] as stored, each with its chain link."""
+        return self._chained.read_chained(after, upto)
+
+    def read_checkpoints(self, after_seq: int = 0) -> list[Checkpoint]:
+        """The signed checkpoints after `after_seq`, in order."""
+        return self._chained.read_checkpoints(after_seq)

@@ -250,6 +250,26 @@ class LedgerTables:
     def insert_checkpoint(self) -> str:
         return self._insert(self.checkpoints, CHECKPOINTS)
 
+    def select_chained_events(self) -> str:
+        """Events in a position range (after, upto], each with its link, in order.
+
+        -> position, originator_id, originator_version, topic, state, prev_position, hash
+        """
+        position, mark = self.dialect.position, self.dialect.mark
+        return (
+            f"SELECT e.{position} AS position, e.originator_id, e.originator_version, e.topic, "
+            f"e.state, c.prev_position, c.hash FROM {self.q(self.events)} e "
+            f"JOIN {self.q(self.chain)} c ON c.position = e.{position} "
+            f"WHERE e.{position} > {mark} AND e.{position} <= {mark} ORDER BY e.{position}"
+        )
+
+    def select_checkpoints(self) -> str:
+        """Checkpoints after a sequence number, in order."""
+        return (
+            f"SELECT {CHECKPOINTS.column_names} FROM {self.q(self.checkpoints)} "
+            f"WHERE seq > {self.dialect.mark} ORDER BY seq"
+        )
+
     # -- what the snapshot recorder adds ------------------------------------------------
 
     def create_snapshot_tables(self) -> list[str]:

@@ -1,0 +1,7 @@
+"""Scoped, expiring, revocable API tokens for SIEMs and auditors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])

@@ -1,0 +1,142 @@
+"""DuckDB over the export: the views, locked down, with a time and a row limit.
+
+Officers' SQL runs here, so the connection is built to hold nothing back but
+the export: an in-memory database with only views; after they are created,
+file access is limited to the export directory and the configuration locked,
+extensions can be neither installed nor loaded, and only one SELECT statement
+runs at a time. A runaway query is interrupted at its time limit; answers are
+cut at the row limit (and say so).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from audit_queries.columns import SCHEMA
+from audit_queries.export import Manifest
+from audit_queries.views import BASE, VIEWS
+
+DEFAULT_TIME_LIMIT = 30.0
+DEFAULT_ROW_LIMIT = 10_000
+MAX_ROW_LIMIT = 1_000_000
+MAX_TIME_LIMIT = 300.0
+MAX_SQL_LENGTH = 100_000
+# Statement kinds an officer's SQL may be: reading only.
+READING = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+
+
+class QueryRefused(Exception):
+    """The SQL may not run here (not one SELECT, or reaching outside the export)."""
+
+
+class QueryFailed(Exception):
+    """The SQL ran and failed: a syntax or binder error, or the time limit."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool  # more rows than the limit
+
+
+def connect(
+    directory: Path, *, memory_limit: str = "1GB", threads: int = 2
+) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection with the forensic views over the export in `directory`."""
+    manifest = Manifest.load(directory)
+    config: dict[str, Any] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "memory_limit": memory_limit,
+        "threads": threads,
+    }
+    connection = duckdb.connect(":memory:", config=config)
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        files = [str(path) for path in manifest.file_paths(directory)]
+        if files:
+            connection.execute(
+                f"CREATE VIEW {BASE} AS SELECT * FROM read_parquet(?, hive_partitioning = true, "
+                "union_by_name = true)".replace("?", _list_literal(files))
+            )
+        else:
+            # An empty export has the same columns, and no rows.
+            connection.register("_empty", SCHEMA.empty_table())
+            connection.execute(f"CREATE VIEW {BASE} AS SELECT *, NULL::DATE AS day FROM _empty")
+        for view in VIEWS:
+            connection.execute(f"CREATE VIEW {view.name} AS {view.sql}")
+        # From here on nothing outside the export can be read or written, and
+        # the settings that say so cannot be changed back.
+        connection.execute(f"SET allowed_directories = [{_quote(str(directory.resolve()) + '/')}]")
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def run(
+    connection: duckdb.DuckDBPyConnection,
+    sql: str,
+    parameters: Sequence[object] | dict[str, object] | None = None,
+    *,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    row_limit: int = DEFAULT_ROW_LIMIT,
+) -> Answer:
+    """Run one reading statement; `QueryRefused` or `QueryFailed` with a one-line reason."""
+    check(sql)
+    timer = threading.Timer(time_limit, connection.interrupt)
+    timer.start()
+    try:
+        result = connection.execute(sql, parameters)
+        names = [d[0] for d in result.description or []]
+        rows = result.fetchmany(row_limit + 1)
+    except duckdb.InterruptException as error:
+        raise QueryFailed(f"stopped at the time limit of {time_limit:g} s") from error
+    except duckdb.PermissionException as error:
+        raise QueryRefused(_first_line(error)) from error
+    except duckdb.Error as error:
+        if not timer.is_alive():
+            raise QueryFailed(f"stopped at the time limit of {time_limit:g} s") from error
+        raise QueryFailed(_first_line(error)) from error
+    finally:
+        timer.cancel()
+    return Answer(names, rows[:row_limit], len(rows) > row_limit)
+
+
+def check(sql: str) -> None:
+    """Refuse anything but exactly one reading statement, before it runs."""
+    if len(sql) > MAX_SQL_LENGTH:
+        raise QueryRefused(f"the query is longer than {MAX_SQL_LENGTH} characters")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as error:
+        raise QueryFailed(_first_line(error)) from error
+    if len(statements) != 1:
+        raise QueryRefused(f"one statement at a time (found {len(statements)})")
+    kind = statements[0].type
+    if kind not in READING:
+        name = str(kind).rpartition(".")[2]
+        raise QueryRefused(f"only SELECT may run here, not {name}")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list_literal(items: list[str]) -> str:
+    return "[" + ", ".join(_quote(item) for item in items) + "]"
