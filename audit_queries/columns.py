@@ -2,36 +2,30 @@
 
 One row per event. The envelope and the chain columns are the same for every
 event; the *target* columns (who or what an event is about) and the *outcome*
-come from small extractors registered per event type, so a capability that
-lands adds its own (see docs/architecture.md, "adding a capability"):
+come from extractions registered per event type, so a capability that lands
+adds its own (see docs/architecture.md, "adding a capability"):
 
-    @extractor("domain.vault:File.Downloaded")
-    def _download(payload: Payload, row: Row) -> None:
-        row["file_id"] = uuid_field(payload, "file_id")
-        row["bytes"] = payload.get("size")
+    extract("domain.vault:File.Downloaded", file_id=uuid_at("file_id"),
+            bytes="TRY_CAST(payload->>'$.size' AS BIGINT)")
 
-Extraction reads the stored JSON as the application's transcoder wrote it (the
-export refuses a store with a cipher or compressor), so no domain object is
-built per event: this runs for every event in the log.
+Extractions are DuckDB SQL expressions over a page of stored events (columns
+`topic`, `aggregate_type`, `aggregate_id`, `payload`: the stored JSON as the
+application's transcoder wrote it). The export runs them over thousands of
+events at a time, in DuckDB's vectorised engine: this runs for every event in
+the log, and a Python loop per event was five times slower than reading the log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-from uuid import UUID
+from dataclasses import dataclass
 
 import pyarrow as pa
 
 FORMAT = "strongroom-export-v1"
 
-Payload = dict[str, Any]
-Row = dict[str, Any]
-Extractor = Callable[[Payload, Row], None]
-
 # The columns that say who or what an event is about; each later capability adds
 # its own here (a new column is null in files written before it existed, which
-# DuckDB's `union_by_name` reads as such).
+# the views read with `union_by_name`).
 TARGET_COLUMNS: list[str] = ["user_id", "team_id", "group_id", "project_id", "file_id", "vm_id"]
 
 ENVELOPE_COLUMNS = ["actor_id", "actor_role", "session_id", "request_id", "client_ip", "proxy_ip"]
@@ -62,123 +56,130 @@ SCHEMA = pa.schema(
     ]
 )
 COLUMN_NAMES = SCHEMA.names
+RECORDED_AT = "$.timestamp._data_"
 
+# The columns extractions may set, and what each is when none does.
+EXTRACTED = [*TARGET_COLUMNS, "bytes", "target", "outcome", "reason"]
 # The aggregate types that are themselves a target: their id fills the column.
 AGGREGATE_TARGETS: dict[str, str] = {"User": "user_id", "Team": "team_id"}
 
-_EXTRACTORS: dict[str, list[Extractor]] = {}
+
+# JSON paths read from every event, parsed once per event into the list `fields`.
+SHARED_PATHS: list[str] = []
 
 
-def extractor(*topics: str) -> Callable[[Extractor], Extractor]:
-    """Register `fn(payload, row)` for events of these topics ("module:Class.Event")."""
-
-    def register(fn: Extractor) -> Extractor:
-        for topic in topics:
-            _EXTRACTORS.setdefault(topic, []).append(fn)
-        return fn
-
-    return register
+def shared(path: str) -> str:
+    """A JSON path every event is read at: one parse per event for all of them."""
+    if path not in SHARED_PATHS:
+        SHARED_PATHS.append(path)
+    return f"fields[{SHARED_PATHS.index(path) + 1}]"
 
 
-def uuid_field(payload: Payload, name: str) -> str | None:
-    """A UUID field as canonical text, as the transcoder stores it ({"_type_": "uuid_hex"})."""
-    value = payload.get(name)
-    if isinstance(value, dict) and value.get("_type_") == "uuid_hex":
-        return str(UUID(hex=str(value["_data_"])))
-    if isinstance(value, str) and value:
-        try:
-            return str(UUID(value))
-        except ValueError:
-            return None
-    return None
+def text_at(field: str) -> str:
+    """A payload field as text."""
+    return shared(f"$.{field}")
 
 
-def event_names(topic: str) -> tuple[str, str]:
-    """("User.RoleChanged", "User") from "domain.users:User.RoleChanged"."""
-    qualname = topic.rpartition(":")[2]
-    return qualname, qualname.partition(".")[0]
+def uuid_at(field: str) -> str:
+    """A UUID field as canonical text: the transcoder stores {"_type_": "uuid_hex", ...}."""
+    wrapped, plain = shared(f"$.{field}._data_"), shared(f"$.{field}")
+    return f"CAST(COALESCE(TRY_CAST({wrapped} AS UUID), TRY_CAST({plain} AS UUID)) AS VARCHAR)"
 
 
-def new_row() -> Row:
-    return {"outcome": "allowed", "reason": None, "target": None, "bytes": None} | dict.fromkeys(
-        TARGET_COLUMNS
-    )
+def uuid_of(expression: str) -> str:
+    """Any text as canonical UUID text, or NULL when it is not one."""
+    return f"CAST(TRY_CAST({expression} AS UUID) AS VARCHAR)"
 
 
-def fill(topic: str, aggregate_type: str, aggregate_id: str, payload: Payload, row: Row) -> None:
-    """The target and outcome columns of one event, into `row`."""
-    column = AGGREGATE_TARGETS.get(aggregate_type)
-    if column is not None:
-        row[column] = aggregate_id
-    for name in TARGET_COLUMNS:
-        if row[name] is None and name in payload:
-            row[name] = uuid_field(payload, name)
-    for extract in _EXTRACTORS.get(topic, ()):
-        extract(payload, row)
+def _default(column: str) -> str:
+    if column in TARGET_COLUMNS:
+        kinds = [kind for kind, target in AGGREGATE_TARGETS.items() if target == column]
+        own = " ".join(f"WHEN '{kind}' THEN aggregate_id" for kind in kinds)
+        by_field = uuid_at(column)
+        return f"CASE aggregate_type {own} ELSE {by_field} END" if own else by_field
+    return {"outcome": "'allowed'"}.get(column, "NULL")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    topics: tuple[str, ...]
+    columns: dict[str, str]  # column -> SQL expression
+
+
+EXTRACTIONS: list[Extraction] = []
+
+
+def extract(*topics: str, **columns: str) -> None:
+    """For events of these topics ("module:Class.Event"), set columns to SQL expressions."""
+    unknown = set(columns) - set(EXTRACTED)
+    if unknown:
+        raise ValueError(f"not extracted columns: {sorted(unknown)}")
+    EXTRACTIONS.append(Extraction(topics, columns))
+
+
+def column_expressions() -> dict[str, str]:
+    """Each extracted column's SQL: a CASE on the topic over every registered extraction."""
+    expressions = {}
+    for column in EXTRACTED:
+        branches = [
+            f"WHEN topic IN ({', '.join(_quoted(t) for t in e.topics)}) THEN {e.columns[column]}"
+            for e in EXTRACTIONS
+            if column in e.columns
+        ]
+        default = _default(column)
+        expressions[column] = (
+            f"CASE {' '.join(branches)} ELSE {default} END" if branches else default
+        )
+    return expressions
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 # -- identity and logins ---------------------------------------------------------
 
-
-@extractor("domain.denials:DeniedAttempt.Recorded")
-def _denied(payload: Payload, row: Row) -> None:
-    row["outcome"] = "denied"
-    row["reason"] = payload.get("reason")
-    target = payload.get("target")
-    row["target"] = target
-    if isinstance(target, str):
-        kind, _, rest = target.partition(":")
-        if rest and f"{kind}_id" in TARGET_COLUMNS:
-            row[f"{kind}_id"] = uuid_field({"id": rest}, "id")
-        elif not rest:
-            row["user_id"] = uuid_field({"id": target}, "id")
-
-
-@extractor("domain.throttling:ThrottledRequests.Counted")
-def _throttled(payload: Payload, row: Row) -> None:
-    row["outcome"] = "denied"
-    row["reason"] = "rate limit"
-    row["target"] = payload.get("source")
-
-
-@extractor("domain.users:User.LoginFailed")
-def _login_failed(payload: Payload, row: Row) -> None:
-    row["outcome"] = "denied"
-    row["reason"] = payload.get("reason")
-
-
-@extractor("domain.sessions:Challenge.Used")
-def _challenge_used(payload: Payload, row: Row) -> None:
-    # The login this challenge was for; a refused one is also recorded as the
-    # refusal itself (a DeniedAttempt, or User.LoginFailed for a bad signature).
-    outcome = payload.get("outcome")
-    if isinstance(outcome, str) and outcome.startswith("refused"):
-        row["outcome"] = "denied"
-        row["reason"] = outcome.partition(": ")[2] or outcome
-
-
-@extractor("domain.users:User.Locked")
-def _locked(payload: Payload, row: Row) -> None:
-    row["reason"] = payload.get("reason")
-
-
-@extractor("domain.sessions:Session.Ended")
-def _session_ended(payload: Payload, row: Row) -> None:
-    row["reason"] = payload.get("reason")
-
-
-@extractor("domain.alerts:Alert.Raised")
-def _alert(payload: Payload, row: Row) -> None:
-    subject = payload.get("subject")
-    row["target"] = subject
-    if row["user_id"] is None and isinstance(subject, str):
-        row["user_id"] = uuid_field({"id": subject}, "id")
-
-
-@extractor("domain.reads:DirectoryRead.Recorded")
-def _directory_read(payload: Payload, row: Row) -> None:
-    target = payload.get("target")
-    row["target"] = target
-    if isinstance(target, str):
-        column = "team_id" if payload.get("what") == "team" else "user_id"
-        row[column] = uuid_field({"id": target}, "id")
+# A refusal names its target as recorded: a user's id, an email, "team:<id>", "alert:<id>".
+_REFUSAL_TARGET = text_at("target")
+extract(
+    "domain.denials:DeniedAttempt.Recorded",
+    outcome="'denied'",
+    reason=text_at("reason"),
+    target=_REFUSAL_TARGET,
+    user_id=uuid_of(_REFUSAL_TARGET),
+    team_id=(
+        f"CASE WHEN starts_with({_REFUSAL_TARGET}, 'team:') "
+        f"THEN {uuid_of(f'substr({_REFUSAL_TARGET}, 6)')} END"
+    ),
+)
+extract(
+    "domain.throttling:ThrottledRequests.Counted",
+    outcome="'denied'",
+    reason="'rate limit'",
+    target=text_at("source"),
+)
+extract("domain.users:User.LoginFailed", outcome="'denied'", reason=text_at("reason"))
+# The login a challenge was for; a refused one is also recorded as the refusal
+# itself (a DeniedAttempt, or User.LoginFailed for a bad signature).
+_CHALLENGE = text_at("outcome")
+extract(
+    "domain.sessions:Challenge.Used",
+    outcome=f"CASE WHEN starts_with({_CHALLENGE}, 'refused') THEN 'denied' ELSE 'allowed' END",
+    reason=(
+        f"CASE WHEN starts_with({_CHALLENGE}, 'refused: ') THEN substr({_CHALLENGE}, 10) "
+        f"WHEN starts_with({_CHALLENGE}, 'refused') THEN {_CHALLENGE} END"
+    ),
+)
+extract("domain.users:User.Locked", "domain.sessions:Session.Ended", reason=text_at("reason"))
+extract(
+    "domain.alerts:Alert.Raised",
+    target=text_at("subject"),
+    user_id=uuid_of(text_at("subject")),
+)
+_READ_TARGET = text_at("target")
+extract(
+    "domain.reads:DirectoryRead.Recorded",
+    target=_READ_TARGET,
+    user_id=f"CASE WHEN {text_at('what')} <> 'team' THEN {uuid_of(_READ_TARGET)} END",
+    team_id=f"CASE WHEN {text_at('what')} = 'team' THEN {uuid_of(_READ_TARGET)} END",
+)

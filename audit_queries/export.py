@@ -17,22 +17,27 @@ Rows keep the stored event exactly (topic and payload) with its chain link, so
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.ledger.chain import GENESIS_HASH, event_digest, link_hash
 from adapters.ledger.checkpoints import Checkpoint
-from adapters.ledger.port import ChainedEvent, Ledger
+from adapters.ledger.port import Ledger
 from audit_queries import columns
 from audit_queries.columns import COLUMN_NAMES, FORMAT, SCHEMA
 
@@ -119,21 +124,17 @@ def export(
         _remove_unrecorded(directory, manifest)
         head = ledger.head() if upto is None else min(upto, ledger.head())
         before, files, start = manifest.events, 0, manifest.position
-        segment = _Segment()
-        after, checked = start, False
-        while after < head:
-            page_end = min(after + PAGE, head)
-            events = ledger.read_chained(after, page_end)
-            if events and not checked:
-                _check_continues(manifest, events[0])
+        segment = _Segment(_PageTransform())
+        checked = False
+        for page_end, page in _pages(ledger, start, head):
+            if page.num_rows and not checked:
+                _check_continues(manifest, page.slice(0, 1).to_pylist()[0])
                 checked = True
-            for event in events:
-                segment.add(event)
-            after = page_end
+            segment.add(page)
             if segment.rows >= segment_rows:
                 files += segment.write(directory, manifest)
             if progress is not None:
-                progress(after - start, head - start)
+                progress(page_end - start, head - start)
         files += segment.write(directory, manifest)
         _export_checkpoints(ledger, directory, manifest)
         manifest.save(directory)
@@ -176,98 +177,165 @@ def _compact(directory: Path, manifest: Manifest) -> None:
             (directory / relative).unlink(missing_ok=True)
 
 
-def _check_continues(manifest: Manifest, first: ChainedEvent) -> None:
+def _pages(ledger: Ledger, after: int, head: int) -> Iterator[tuple[int, pa.Table]]:
+    """Pages of chained events up to `head`; the next page is read while this one is turned."""
+    pages: queue.Queue[tuple[int, pa.Table] | BaseException | None] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            low = after
+            while low < head and not stop.is_set():
+                high = min(low + PAGE, head)
+                pages.put((high, ledger.read_chained_table(low, high)))
+                low = high
+            pages.put(None)
+        except BaseException as error:  # raised in the consumer
+            pages.put(error)
+
+    reader = threading.Thread(target=read, name="export-read", daemon=True)
+    reader.start()
+    try:
+        while (page := pages.get()) is not None:
+            if isinstance(page, BaseException):
+                raise page
+            yield page
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                pages.get_nowait()
+            reader.join(timeout=0.05)
+
+
+def _check_continues(manifest: Manifest, first: dict[str, Any]) -> None:
     """The store's chain must go on from where the export stopped; else stop, loudly."""
+    position = first["position"]
     expected = link_hash(
         bytes.fromhex(manifest.chain_hash),
-        first.position,
+        position,
         manifest.position,
-        event_digest(first.originator_id.bytes, first.originator_version, first.topic, first.state),
+        event_digest(
+            UUID(first["originator_id"]).bytes,
+            first["originator_version"],
+            first["topic"],
+            first["state"].encode(),
+        ),
     )
-    if first.prev_position != manifest.position or expected != first.chain_hash:
+    if first["prev_position"] != manifest.position or expected != first["hash"]:
         raise ExportProblem(
-            f"the store's chain does not continue this export at position {first.position} "
+            f"the store's chain does not continue this export at position {position} "
             f"(exported up to {manifest.position}): run `strongroom audit verify`, "
             "and export to a new directory"
         )
 
 
-class _Segment:
-    """Rows read since the last write, by day."""
+class _PageTransform:
+    """Stored rows to export rows, a page at a time, in DuckDB (see audit_queries/columns.py)."""
 
     def __init__(self) -> None:
-        self.by_day: dict[str, dict[str, list[Any]]] = {}
+        self.connection = duckdb.connect(
+            ":memory:",
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        )
+        self.connection.execute("SET TimeZone = 'UTC'")
+        self.sql = page_sql()
+
+    def __call__(self, page: pa.Table) -> pa.Table:
+        try:
+            self.connection.register("page", page)
+            table = self.connection.sql(self.sql).to_arrow_table()
+        except duckdb.Error as error:
+            first, last = page["position"][0].as_py(), page["position"][-1].as_py()
+            raise ExportProblem(
+                f"positions {first} to {last}: a stored event is not what the application "
+                f"writes ({str(error).splitlines()[0]}); run `strongroom audit verify`"
+            ) from error
+        missing = table.filter(pc.is_null(table["recorded_at"]))
+        if missing.num_rows:
+            raise ExportProblem(
+                f"position {missing['position'][0]}: the stored event has no time; "
+                "run `strongroom audit verify`"
+            )
+        return table
+
+
+def page_sql() -> str:
+    """The one statement that turns a page of stored rows into export rows, with their day."""
+    extracted = columns.column_expressions()
+    expressions = {
+        "position": "position",
+        "prev_position": "prev_position",
+        "recorded_at": f"CAST({columns.shared(columns.RECORDED_AT)} AS TIMESTAMPTZ)",
+        "event_type": "event_type",
+        "aggregate_type": "aggregate_type",
+        "aggregate_id": "aggregate_id",
+        "version": "version",
+        "topic": "topic",
+        "payload": "payload",
+        "chain_hash": "lower(hex(hash))",
+        **{name: columns.shared(f"$.{name}") for name in columns.ENVELOPE_COLUMNS},
+        **extracted,
+    }
+    selected = ", ".join(f"{expressions[name]} AS {name}" for name in COLUMN_NAMES)
+    paths = "[" + ", ".join(f"'{path}'" for path in columns.SHARED_PATHS) + "]"
+    return f"""SELECT {selected}, strftime(recorded_at, '%Y-%m-%d') AS day FROM (
+            SELECT *, json_extract_string(payload, {paths}) AS fields FROM (
+                SELECT position, prev_position, originator_version AS version, topic, hash,
+                    state AS payload,
+                    CAST(CAST(originator_id AS UUID) AS VARCHAR) AS aggregate_id,
+                    split_part(topic, ':', 2) AS event_type,
+                    split_part(split_part(topic, ':', 2), '.', 1) AS aggregate_type
+                FROM page))
+        ORDER BY position"""
+
+
+class _Segment:
+    """Rows read since the last write."""
+
+    def __init__(self, transform: _PageTransform) -> None:
+        self.transform = transform
+        self.tables: list[pa.Table] = []
         self.rows = 0
         self.last_position = 0
-        self.last_hash = b""
-        self._names: dict[str, tuple[str, str]] = {}
+        self.last_hash = ""
 
-    def add(self, event: ChainedEvent) -> None:
-        topic = event.topic
-        names = self._names.get(topic)
-        if names is None:
-            names = self._names[topic] = columns.event_names(topic)
-        event_type, aggregate_type = names
-        try:
-            text = event.state.decode()
-            payload = json.loads(text)
-            recorded_at = datetime.fromisoformat(payload["timestamp"]["_data_"]).astimezone(UTC)
-        except (ValueError, KeyError, TypeError) as error:
-            raise ExportProblem(
-                f"position {event.position}: the stored event is not what the application "
-                f"writes ({error}); run `strongroom audit verify`"
-            ) from error
-        aggregate_id = str(event.originator_id)
-        row = columns.new_row()
-        columns.fill(topic, aggregate_type, aggregate_id, payload, row)
-        row.update(
-            position=event.position,
-            prev_position=event.prev_position,
-            recorded_at=recorded_at,
-            event_type=event_type,
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-            version=event.originator_version,
-            topic=topic,
-            payload=text,
-            chain_hash=event.chain_hash.hex(),
-        )
-        for name in columns.ENVELOPE_COLUMNS:
-            value = payload.get(name)
-            row[name] = value if isinstance(value, str) else None
-        day = recorded_at.date().isoformat()
-        table = self.by_day.get(day)
-        if table is None:
-            table = self.by_day[day] = {name: [] for name in COLUMN_NAMES}
-        for name in COLUMN_NAMES:
-            table[name].append(row[name])
-        self.rows += 1
-        self.last_position, self.last_hash = event.position, event.chain_hash
+    def add(self, page: pa.Table) -> None:
+        if not page.num_rows:
+            return
+        table = self.transform(page)
+        self.tables.append(table)
+        self.rows += table.num_rows
+        self.last_position = table["position"][-1].as_py()
+        self.last_hash = table["chain_hash"][-1].as_py()
 
     def write(self, directory: Path, manifest: Manifest) -> int:
         """Write one file per day, then record them and the new position in the manifest."""
         if not self.rows:
             return 0
+        segment = pa.concat_tables(self.tables)
+        days = segment["day"]
         written = []
-        for day, table in sorted(self.by_day.items()):
-            first, last = table["position"][0], table["position"][-1]
+        each_day = sorted(pc.unique(days).to_pylist())
+        for day in each_day:
+            of_day = segment if len(each_day) == 1 else segment.filter(pc.equal(days, day))
+            table = of_day.drop_columns(["day"]).cast(SCHEMA)
+            first, last = table["position"][0].as_py(), table["position"][-1].as_py()
             relative = f"day={day}/events-{first:020d}-{last:020d}.parquet"
             path = directory / relative
             path.parent.mkdir(exist_ok=True)
             temporary = path.with_name(f".tmp-{path.name}")
-            pq.write_table(
-                pa.Table.from_pydict(table, schema=SCHEMA), temporary, compression="zstd"
-            )
+            pq.write_table(table, temporary, compression="zstd")
             _fsync(temporary)
             os.replace(temporary, path)
             _fsync_directory(path.parent)
-            written.append(ExportedFile(relative, first, last, len(table["position"])))
+            written.append(ExportedFile(relative, first, last, table.num_rows))
         manifest.files.extend(written)
         manifest.position = self.last_position
-        manifest.chain_hash = self.last_hash.hex()
+        manifest.chain_hash = self.last_hash
         manifest.events += self.rows
         manifest.save(directory)
-        self.__init__()  # type: ignore[misc]
+        self.tables, self.rows = [], 0
         return len(written)
 
 
@@ -278,8 +346,11 @@ def _export_checkpoints(ledger: Ledger, directory: Path, manifest: Manifest) -> 
     for checkpoint in ledger.read_checkpoints(manifest.checkpoint_seq):
         if checkpoint.position > manifest.position:
             break
-        write_atomically(folder / checkpoint_file_name(checkpoint), checkpoint_json(checkpoint))
+        write_atomically(
+            folder / checkpoint_file_name(checkpoint), checkpoint_json(checkpoint), sync=False
+        )
         manifest.checkpoint_seq = checkpoint.seq
+    _fsync_directory(folder)  # once for all of them, before the manifest names them
 
 
 def checkpoint_file_name(checkpoint: Checkpoint) -> str:
@@ -302,14 +373,16 @@ def _remove_unrecorded(directory: Path, manifest: Manifest) -> None:
         path.unlink()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Whole or not at all; `sync=False` leaves syncing the directory to the caller."""
     temporary = path.with_name(f".tmp-{path.name}")
     with open(temporary, "wb") as file:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
-    _fsync_directory(path.parent)
+    if sync:
+        _fsync_directory(path.parent)
 
 
 def _fsync(path: Path) -> None:

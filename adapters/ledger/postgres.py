@@ -27,7 +27,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.ledger.chain import Link
@@ -68,6 +68,18 @@ class ChainedPostgresApplicationRecorder(ChainedRecorder, PostgresProcessRecorde
     A process recorder too: a process's outcomes and its tracking position are
     written in one transaction, through the chain like every other event.
     """
+
+    def _plain_rows(self, cursor: Any) -> None:
+        cursor.row_factory = tuple_row
+
+    def read_chained_rows(self, after: int, upto: int) -> list[tuple[Any, ...]]:
+        # Binary: bytea and integers parse without text decoding (about twice as fast).
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor(binary=True, row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute(self.tables.select_chained_events(), (after, upto, after, upto))
+            return cursor.fetchall()
 
     def __init__(
         self,

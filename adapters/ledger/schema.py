@@ -95,6 +95,10 @@ class Dialect(ABC):
     def qualify(self, table: str) -> str:
         """The table's name as statements spell it."""
 
+    def as_text(self, expression: str) -> str:
+        """An aggregate id column as text (SQLite keeps it as text already)."""
+        return expression
+
     def create_table(self, name: str, table: Table) -> str:
         columns = ", ".join(
             f"{column.name} {self.types[column.kind]} NOT NULL" for column in table.columns
@@ -151,6 +155,9 @@ class PostgresDialect(Dialect):
 
     def qualify(self, table: str) -> str:
         return f"{Identifier(self.schema).as_string()}.{Identifier(table).as_string()}"
+
+    def as_text(self, expression: str) -> str:
+        return f"{expression}::text"
 
     def prelude(self) -> list[str]:
         return [
@@ -253,14 +260,18 @@ class LedgerTables:
     def select_chained_events(self) -> str:
         """Events in a position range (after, upto], each with its link, in order.
 
-        -> position, originator_id, originator_version, topic, state, prev_position, hash
+        -> position, originator_id (as text), originator_version, topic, state,
+        prev_position, hash
         """
         position, mark = self.dialect.position, self.dialect.mark
         return (
-            f"SELECT e.{position} AS position, e.originator_id, e.originator_version, e.topic, "
+            f"SELECT e.{position} AS position, {self.dialect.as_text('e.originator_id')} "
+            "AS originator_id, e.originator_version, e.topic, "
             f"e.state, c.prev_position, c.hash FROM {self.q(self.events)} e "
             f"JOIN {self.q(self.chain)} c ON c.position = e.{position} "
-            f"WHERE e.{position} > {mark} AND e.{position} <= {mark} ORDER BY e.{position}"
+            f"WHERE e.{position} > {mark} AND e.{position} <= {mark} "
+            # The range on both tables, so each is read by its key.
+            f"AND c.position > {mark} AND c.position <= {mark} ORDER BY e.{position}"
         )
 
     def select_checkpoints(self) -> str:

@@ -88,6 +88,9 @@ class ChainedSQLiteApplicationRecorder(ChainedRecorder, SQLiteProcessRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.ledger.sql.create]
 
+    def _plain_rows(self, cursor: Any) -> None:
+        cursor.sqlite_cursor.row_factory = None
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
