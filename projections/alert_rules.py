@@ -55,6 +55,8 @@ class AlertRules:
     ip_change: IpChange = field(default_factory=lambda: IpChange(severity="medium"))
     denied_burst: DeniedBurst = field(default_factory=lambda: DeniedBurst(severity="high"))
     outside_hours: OutsideHours = field(default_factory=lambda: OutsideHours(severity="low"))
+    # A copy of the history left the store (`strongroom audit export`).
+    history_exported: Rule = field(default_factory=lambda: Rule(severity="medium"))
 
     @classmethod
     def load(cls, path: Path | None) -> AlertRules:

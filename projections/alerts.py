@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from domain.alerts import SEVERITIES, Alert, severity_rank
 from domain.denials import DeniedAttempt
 from domain.envelope import SYSTEM_ROLE, AuditContext, acting_as
+from domain.exports import ForensicExport
 from domain.identity import Identity
 from domain.users import User
 from projections.alert_rules import AlertRules
@@ -62,17 +63,21 @@ out_of_hours_days = Table(
 class AlertRulesProcess(Process):
     name = "alert-rules"
     tables = (last_login, recent_denials, out_of_hours_days)
-    topics = topics(
-        User,
-        "Registered",
-        "Activated",
-        "Deactivated",
-        "ReleasedFromLastTeam",
-        "RoleChanged",
-        "Locked",
-        "SessionStarted",
-        "LoginFailed",
-    ) | topics(DeniedAttempt, "Recorded")
+    topics = (
+        topics(
+            User,
+            "Registered",
+            "Activated",
+            "Deactivated",
+            "ReleasedFromLastTeam",
+            "RoleChanged",
+            "Locked",
+            "SessionStarted",
+            "LoginFailed",
+        )
+        | topics(DeniedAttempt, "Recorded")
+        | topics(ForensicExport, "Written")
+    )
 
     def __init__(self, app: Any, rules: AlertRules) -> None:
         super().__init__()
@@ -87,10 +92,12 @@ class AlertRulesProcess(Process):
     def handle(self, conn: Connection, event: Any, position: int, *, recorded: bool) -> None:
         # Memory moves on either way; alerts are raised only for what is not recorded yet.
         self._recorded = recorded
-        kind = type(event).__name__
+        # The class's qualified name: "Recorded" alone names a denial, a directory
+        # read and more, so events are told apart by aggregate and event.
+        kind = type(event).__qualname__
         r = self.rules
         subject = str(event.originator_id)
-        if kind == "Registered" and r.user_added.enabled:
+        if kind == "User.Registered" and r.user_added.enabled:
             self._raise(
                 "user_added",
                 position,
@@ -100,13 +107,13 @@ class AlertRulesProcess(Process):
                 f"{self._who(subject)} registered an account",
                 event,
             )
-        elif kind in ("Activated", "Deactivated", "ReleasedFromLastTeam") and (
+        elif kind in ("User.Activated", "User.Deactivated", "User.ReleasedFromLastTeam") and (
             r.state_changed.enabled
         ):
             what = {
-                "Activated": "activated",
-                "Deactivated": "deactivated",
-                "ReleasedFromLastTeam": "removed from its last team and deactivated",
+                "User.Activated": "activated",
+                "User.Deactivated": "deactivated",
+                "User.ReleasedFromLastTeam": "removed from its last team and deactivated",
             }[kind]
             self._raise(
                 "state_changed",
@@ -117,7 +124,7 @@ class AlertRulesProcess(Process):
                 f"{self._who(subject)}: account {what}",
                 event,
             )
-        elif kind == "RoleChanged" and r.role_changed.enabled:
+        elif kind == "User.RoleChanged" and r.role_changed.enabled:
             self._raise(
                 "role_changed",
                 position,
@@ -128,7 +135,7 @@ class AlertRulesProcess(Process):
                 f"by {self._who(event.actor_id)}",
                 event,
             )
-        elif kind == "Locked" and r.user_locked.enabled:
+        elif kind == "User.Locked" and r.user_locked.enabled:
             self._raise(
                 "user_locked",
                 position,
@@ -138,11 +145,28 @@ class AlertRulesProcess(Process):
                 f"{self._who(subject)}: account locked: {event.reason}",
                 event,
             )
-        elif kind == "SessionStarted":
+        elif kind == "User.SessionStarted":
             self._login(conn, event, position, subject)
-        elif kind in ("Recorded", "LoginFailed"):
+        elif kind in ("DeniedAttempt.Recorded", "User.LoginFailed"):
             self._denial(conn, event, position)
-        if kind in ("SessionStarted", "RoleChanged", "Activated", "Deactivated"):
+        elif kind == "ForensicExport.Written" and r.history_exported.enabled:
+            self._raise(
+                "history_exported",
+                position,
+                "History Exported",
+                r.history_exported.severity,
+                None,
+                f"positions {event.from_position + 1} to {event.to_position} of the history "
+                f"({event.events} events) were copied to {event.destination} by "
+                f"{self._who(event.actor_id)}",
+                event,
+            )
+        if kind in (
+            "User.SessionStarted",
+            "User.RoleChanged",
+            "User.Activated",
+            "User.Deactivated",
+        ):
             self._hours(conn, event, position)
 
     def _login(self, conn: Connection, event: Any, position: int, user_id: str) -> None:

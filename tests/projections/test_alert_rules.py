@@ -126,6 +126,45 @@ def test_denied_burst(
     assert len(bursts) == (1 if fires else 0)
 
 
+def test_an_officers_directory_reads_are_not_refusals(
+    settings: Settings, world: World, clock: ManualClock
+) -> None:
+    # A read is recorded as DirectoryRead.Recorded: the same event name as a refusal's.
+    app = world.app
+    world.person("officer", teams=("A",))
+    with world.acting("root"):
+        Identity(app).set_permissions(
+            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
+        )
+    for _ in range(6):
+        clock.advance(timedelta(seconds=30))
+        with world.acting("officer"):
+            Identity(app).view_user(world.ids["ada"])
+    assert raised(settings, app, "denied_burst") == []
+
+
+def test_an_export_of_the_history_is_announced(settings: Settings, world: World) -> None:
+    from uuid import uuid4
+
+    from domain.envelope import AuditContext, acting_as
+    from domain.exports import ForensicExport
+
+    with acting_as(AuditContext("system:export", "system", None, uuid4().hex, None)):
+        world.app.save(
+            ForensicExport(
+                destination="/media/usb/copy",
+                format="parquet",
+                from_position=0,
+                to_position=40,
+                events=40,
+            )
+        )
+    assert raised(settings, world.app, "history_exported") == [
+        "positions 1 to 40 of the history (40 events) were copied to /media/usb/copy "
+        "by system:export"
+    ]
+
+
 @pytest.mark.parametrize(
     ("at_hour", "fires"), [(18, False), (22, True)], ids=["late-but-in-hours", "night"]
 )
