@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from audit_queries.export import ExportRun
 
 audit_cli = typer.Typer(
-    help="The audit ledger and its forensics: verify, seal, export, query, questions, reports, tokens.", no_args_is_help=True
+    help="The audit ledger and its forensics: verify, seal, export, query, questions, reports.",
+    no_args_is_help=True,
 )
 projections_cli = typer.Typer(help="Show and rebuild the read models.", no_args_is_help=True)
 
@@ -338,8 +339,19 @@ def audit_verify(
     alert: Annotated[
         bool, typer.Option(help="On failure, raise a critical Hash alert for the officers.")
     ] = True,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Verify this export directory offline instead of the store: no database, "
+            "no Strongroom home; needs --public-key.",
+        ),
+    ] = None,
 ) -> None:
     """Check chain and checkpoints; exit 1 at the first bad position."""
+    if export is not None:
+        verify_export_offline(export, public_key)
+        return
     from audit_queries.verify import verify_store
 
     settings = load_settings()
@@ -365,6 +377,57 @@ def audit_verify(
         f"{report.checkpoints} signed checkpoints"
         + (
             f"; {report.unsigned} newest events await the next checkpoint"
+            if report.unsigned
+            else ""
+        ),
+        highlight=False,
+    )
+
+
+def verify_export_offline(directory: Path, public_key: Path | None) -> None:
+    """`audit verify --export DIR`: the export and the key only (an auditor's laptop).
+
+    Reads no settings and opens no store, so it raises no alert: there may be
+    no Strongroom home here at all.
+    """
+    from audit_queries.export_verify import verify_export
+
+    if public_key is None:
+        fail(
+            "--export needs --public-key FILE: the audit public key the export was signed with "
+            "(`strongroom audit public-key` prints it on the server)",
+            code=2,
+        )
+    if not directory.is_dir():
+        fail(f"{directory} is not a directory", code=2)
+    try:
+        with explained_errors(), progress_bar("verifying the export") as bar:
+            report = verify_export(
+                directory, public_key, progress=lambda done, total: _advance(bar, done, total)
+            )
+    except OSError as error:  # the directory itself cannot be listed: not a verdict
+        fail(f"cannot read the export: {one_line(error)}", code=2)
+    if report.problem is not None:
+        problem = report.problem
+        # The detail quotes the export, which verification treats as hostile.
+        out.print(
+            f"FAILED at {safe(problem.where)}: {safe(problem.kind)}: {safe(problem.detail)}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    for warning in report.warnings:
+        err.print(
+            f"warning at {safe(warning.where)}: {safe(warning.kind)}: {safe(warning.detail)}",
+            highlight=False,
+        )
+    files = f"{report.files} file" + ("s" if report.files != 1 else "")
+    signed = f"{report.checkpoints} checkpoint" + ("s" if report.checkpoints != 1 else "")
+    out.print(
+        f"OK: {report.events} events up to position {report.last_position} in {files}, "
+        f"{signed} signed by key {report.key_id}"
+        + (
+            f"; {report.unsigned} events after position {report.signed_up_to} carry no "
+            "signed checkpoint"
             if report.unsigned
             else ""
         ),
@@ -410,7 +473,7 @@ def audit_export(
                 )
             written = ""
             if format == "ocsf":
-                written = f"; {write_ocsf(to, ocsf_as)} OCSF rows in {safe(str(to / 'ocsf'))}"
+                written = f"; {write_ocsf(to, ocsf_as)} OCSF rows in {safe(str(to / '_ocsf'))}"
         except (ExportProblem, OSError) as error:
             fail(f"export failed: {one_line(error)}")
         if run.added:
@@ -428,14 +491,13 @@ def _advance(bar: Any, done: int, total: int) -> None:
 
 
 def write_ocsf(to: Path, fmt: str) -> int:
-    """The OCSF view of the whole export, under DIR/ocsf/."""
+    """The OCSF view of the whole export, under DIR/_ocsf/."""
+    from audit_queries import forensic_db
     from audit_queries.ocsf import write_ocsf as write
 
-    from audit_queries import forensic_db
-
-    connection = forensic_db.connect(to)
+    connection = forensic_db.connect(to, for_sql="ocsf")
     try:
-        return write(connection, to / "ocsf", fmt)  # type: ignore[arg-type]
+        return write(connection, to / "_ocsf", fmt)  # type: ignore[arg-type]
     finally:
         connection.close()
 

@@ -5,6 +5,11 @@ acts as `anonymous` (registration, challenge, login); a request with a bad
 token is refused here with 401, after the refusal is recorded. Every response,
 errors included, carries the request's `X-Request-ID`.
 
+A bearer token with the `srt_` prefix is an API token (api/token_scope.py): a
+dead one is refused here with 401 (recorded, limited like a bad session); a
+live one acts as its creator, with `token:<id>` as the envelope's session, and
+reaches only routes that declare one of its scopes.
+
 The client address in the record is decided here, not by the server: forwarding
 headers are believed only from the proxies in STRONGROOM_TRUSTED_PROXIES (see
 `client_address`). Traffic that records events without a session is limited
@@ -20,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from dataclasses import replace
 from hashlib import sha256
 from uuid import uuid4
 
@@ -30,11 +36,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.settings import Network, Settings
 from api.ratelimit import RateLimiter, retry_after_header
+from api.token_scope import STATE_KEY as TOKEN_STATE_KEY
+from api.token_scope import TokenRequest, guard_response, is_api_token
 from domain.envelope import AuditContext, acting_as
 from domain.logins import Logins, Principal
+from domain.machine_access import MachineAccess, TokenPrincipal
 from domain.sessions import AuthenticationFailed
 from domain.throttling import ANONYMOUS as ANONYMOUS_LIMIT
 from domain.throttling import FAILED_AUTH
+from domain.tokens import TokenRefused, aggregate_id_for
 
 ANONYMOUS = "anonymous"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -151,6 +161,9 @@ class AuditContextMiddleware:
             await send(message)
 
         token = bearer_token(headers)
+        if token is not None and is_api_token(token):
+            await self._serve_api_token(scope, receive, send_with_id, context, token)
+            return
         if token is not None:
             principal = await self._authenticate(scope, context, token_hash(token), send_with_id)
             if principal is None:
@@ -206,6 +219,56 @@ class AuditContextMiddleware:
             if check.principal is None:
                 raise
             return check.principal
+
+    # -- API tokens (machines: SIEMs, auditors' scripts; api/token_scope.py) ---------------
+
+    async def _serve_api_token(
+        self, scope: Scope, receive: Receive, send: Send, context: AuditContext, token: str
+    ) -> None:
+        """Serve a request made with an API token, as the token's creator; or refuse it."""
+        digest = token_hash(token)
+        principal = await self._identify_api_token(scope, context, digest, send)
+        if principal is None:
+            return  # answered: 401 or 429
+        admitted = TokenRequest(token_hash=digest, principal=principal)
+        state = scope["state"]
+        state[TOKEN_STATE_KEY] = admitted
+        state["principal"] = Principal(
+            principal.user_id, principal.role, aggregate_id_for(principal.token_id)
+        )
+        context = replace(
+            context,
+            actor_id=str(principal.user_id),
+            actor_role=str(principal.role),
+            session_id=principal.session_label,
+        )
+        state["audit"] = context
+        with acting_as(context):
+            await self.app(scope, receive, guard_response(send, scope, admitted))
+
+    async def _identify_api_token(
+        self, scope: Scope, context: AuditContext, digest: str, send: Send
+    ) -> TokenPrincipal | None:
+        """The live token's principal; otherwise answers 401 (refusal recorded) or 429, and None."""
+        access = MachineAccess(scope["app"].state.system.app)
+        check = await run_in_threadpool(access.check_token, digest)
+        if check.principal is not None:
+            return check.principal
+        # A refusal is about to be recorded: limited per address, as for sessions.
+        wait = self.limiter.failed_auth_exhausted(context.client_ip)
+        if wait is not None:
+            self.limiter.refuse(context.client_ip, FAILED_AUTH, scope["method"], scope["path"])
+            await _too_many(send, wait)
+            return None
+        self.limiter.reserve_failure(context.client_ip)
+        try:
+            with acting_as(context):
+                principal = await run_in_threadpool(access.identify_token, digest)
+        except TokenRefused:
+            await _unauthenticated(send)
+            return None
+        self.limiter.release_failure(context.client_ip)  # it came alive in between
+        return principal
 
 
 async def _too_many(send: Send, wait: float) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from api.demo_forensics import load_saved_queries
 from api.world import World
 from client.keys import UserKeys
 from domain.access import Permission, Role
@@ -91,4 +92,5 @@ def load_demo(app: Strongroom, home: Path) -> World:
         client_ip="10.20.0.5",
     )
     load_people(org)
+    load_saved_queries(org)
     return org

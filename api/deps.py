@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.bootstrap import System
 from adapters.settings import Settings
+from api.token_scope import refuse_unscoped_token
 from domain.alerts import Alerts
 from domain.capability import Capability
 from domain.identity import Identity
@@ -56,6 +57,7 @@ async def get_principal(
     request: Request,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Principal:
+    await refuse_unscoped_token(request)  # API tokens reach only routes with a scope
     principal: Principal | None = request.state.principal
     if principal is None:
         raise HTTPException(
@@ -70,6 +72,7 @@ def capability(kind: type[C]) -> Callable[[Request], Awaitable[C]]:
     """A dependency that hands a route the use cases of one capability."""
 
     async def use(request: Request) -> C:
+        await refuse_unscoped_token(request)  # API tokens reach only routes with a scope
         return kind(_system(request).app)
 
     return use

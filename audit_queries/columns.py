@@ -86,6 +86,12 @@ def uuid_at(field: str) -> str:
     return f"CAST(COALESCE(TRY_CAST({wrapped} AS UUID), TRY_CAST({plain} AS UUID)) AS VARCHAR)"
 
 
+def envelope_at(field: str) -> str:
+    """An envelope field as text. An event may carry a field of the same name as its
+    own (User.SessionStarted's session_id, a UUID), which then stands in the payload."""
+    return f"coalesce({uuid_of(shared(f'$.{field}._data_'))}, {shared(f'$.{field}')})"
+
+
 def uuid_of(expression: str) -> str:
     """Any text as canonical UUID text, or NULL when it is not one."""
     return f"CAST(TRY_CAST({expression} AS UUID) AS VARCHAR)"
@@ -183,3 +189,21 @@ extract(
     user_id=f"CASE WHEN {text_at('what')} <> 'team' THEN {uuid_of(_READ_TARGET)} END",
     team_id=f"CASE WHEN {text_at('what')} = 'team' THEN {uuid_of(_READ_TARGET)} END",
 )
+
+# -- forensics: the history's own readers are part of the history ------------------
+
+# A refused query is also recorded as the refusal itself (a DeniedAttempt); its run
+# record says how it ended: answered, failed, stopped at a limit, or refused.
+_RUN_OUTCOME = text_at("outcome")
+extract(
+    "domain.forensic_queries:QueryRun.Recorded",
+    outcome=f"CASE WHEN {_RUN_OUTCOME} = 'refused' THEN 'denied' ELSE 'allowed' END",
+    reason=text_at("reason"),
+    target=f"coalesce({text_at('saved_query')}, 'sql')",
+)
+extract("domain.forensic_questions:ForensicQuestion.Asked", target=text_at("question"))
+# The aggregate looked at may be of any kind: named in `target`, not a target column.
+extract("domain.history_reads:HistoryRead.Recorded", target=text_at("target"))
+extract("domain.reports:ComplianceReport.Generated", target=text_at("name"))
+extract("domain.tokens:AccessToken.Revoked", reason=text_at("reason"))
+extract("domain.tokens:TokenUse.Used", target=text_at("route"))

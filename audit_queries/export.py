@@ -1,8 +1,8 @@
 """The forensic export: the notification log as zstd Parquet, Hive-partitioned by day.
 
-    DIR/manifest.json                              what is exported, up to where
+    DIR/_manifest.json                             what is exported, up to where
     DIR/day=2026-11-27/events-<first>-<last>.parquet
-    DIR/checkpoints/<seq>.json                     the ledger's signed checkpoints
+    DIR/_checkpoints/<seq>.json                    the ledger's signed checkpoints
 
 Incremental and resumable: the manifest records the last exported position and
 its chain hash, and a run adds only what came after. Every file is written under
@@ -10,6 +10,9 @@ a temporary name, fsynced and renamed, and the manifest last, the same way; a
 run killed part-way leaves files the manifest does not name, which the next run
 removes before it starts (and which `forensic_db` never reads: it reads the files
 the manifest names). Runs on one directory take turns (a lock file).
+
+Names beside the day folders start with `_` or `.`, which Parquet readers (pyarrow,
+pandas, Spark) pass over: DIR itself reads as one dataset.
 
 Rows keep the stored event exactly (topic and payload) with its chain link, so
 `audit_queries.export_verify` can check an export with the audit public key alone.
@@ -20,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -40,9 +42,10 @@ from adapters.ledger.checkpoints import Checkpoint
 from adapters.ledger.port import Ledger
 from audit_queries import columns
 from audit_queries.columns import COLUMN_NAMES, FORMAT, SCHEMA
+from audit_queries.durable import fsync_directory, publish, temporary_name, write_atomically
 
-MANIFEST = "manifest.json"
-CHECKPOINTS_DIR = "checkpoints"
+MANIFEST = "_manifest.json"
+CHECKPOINTS_DIR = "_checkpoints"
 LOCK = ".export.lock"
 PAGE = 10_000
 # Rows per segment: a segment is written (one file per day it spans) and recorded
@@ -121,6 +124,7 @@ def export(
     directory.mkdir(parents=True, exist_ok=True)
     with _locked(directory):
         manifest = Manifest.load(directory)
+        _check_same_store(ledger, manifest)
         _remove_unrecorded(directory, manifest)
         head = ledger.head() if upto is None else min(upto, ledger.head())
         before, files, start = manifest.events, 0, manifest.position
@@ -163,11 +167,9 @@ def _compact(directory: Path, manifest: Manifest) -> None:
         )
         table = pa.concat_tables([pq.read_table(directory / p.path, schema=SCHEMA) for p in parts])
         path = directory / merged.path
-        temporary = path.with_name(f".tmp-{path.name}")
+        temporary = temporary_name(path)
         pq.write_table(table, temporary, compression="zstd")
-        _fsync(temporary)
-        os.replace(temporary, path)
-        _fsync_directory(path.parent)
+        publish(temporary, path)
         old = {p.path for p in parts}
         kept = [f for f in manifest.files if f.path not in old]
         manifest.files = sorted([*kept, merged], key=lambda f: f.first)
@@ -206,6 +208,20 @@ def _pages(ledger: Ledger, after: int, head: int) -> Iterator[tuple[int, pa.Tabl
             with contextlib.suppress(queue.Empty):
                 pages.get_nowait()
             reader.join(timeout=0.05)
+
+
+def _check_same_store(ledger: Ledger, manifest: Manifest) -> None:
+    """The store still holds the link the export ends with; else it is another store, or cut."""
+    if manifest.position == 0:
+        return
+    page = ledger.read_chained_table(manifest.position - 1, manifest.position)
+    held = page["hash"][0].as_py() if page.num_rows else None
+    if held is None or held.hex() != manifest.chain_hash:
+        raise ExportProblem(
+            f"the store's chain does not continue this export: it holds "
+            f"{'no event' if held is None else 'another event'} at position {manifest.position}, "
+            "where the export ends: run `strongroom audit verify`, and export to a new directory"
+        )
 
 
 def _check_continues(manifest: Manifest, first: dict[str, Any]) -> None:
@@ -274,7 +290,7 @@ def page_sql() -> str:
         "topic": "topic",
         "payload": "payload",
         "chain_hash": "lower(hex(hash))",
-        **{name: columns.shared(f"$.{name}") for name in columns.ENVELOPE_COLUMNS},
+        **{name: columns.envelope_at(name) for name in columns.ENVELOPE_COLUMNS},
         **extracted,
     }
     selected = ", ".join(f"{expressions[name]} AS {name}" for name in COLUMN_NAMES)
@@ -324,11 +340,9 @@ class _Segment:
             relative = f"day={day}/events-{first:020d}-{last:020d}.parquet"
             path = directory / relative
             path.parent.mkdir(exist_ok=True)
-            temporary = path.with_name(f".tmp-{path.name}")
+            temporary = temporary_name(path)
             pq.write_table(table, temporary, compression="zstd")
-            _fsync(temporary)
-            os.replace(temporary, path)
-            _fsync_directory(path.parent)
+            publish(temporary, path)
             written.append(ExportedFile(relative, first, last, table.num_rows))
         manifest.files.extend(written)
         manifest.position = self.last_position
@@ -350,7 +364,7 @@ def _export_checkpoints(ledger: Ledger, directory: Path, manifest: Manifest) -> 
             folder / checkpoint_file_name(checkpoint), checkpoint_json(checkpoint), sync=False
         )
         manifest.checkpoint_seq = checkpoint.seq
-    _fsync_directory(folder)  # once for all of them, before the manifest names them
+    fsync_directory(folder)  # once for all of them, before the manifest names them
 
 
 def checkpoint_file_name(checkpoint: Checkpoint) -> str:
@@ -369,36 +383,8 @@ def _remove_unrecorded(directory: Path, manifest: Manifest) -> None:
         unrecorded = path.suffix == ".parquet" or path.name.startswith(".tmp-")
         if unrecorded and relative not in recorded:
             path.unlink()
-    for path in directory.glob(".tmp-*"):
+    for path in [*directory.glob(".tmp-*"), *directory.glob(f"{CHECKPOINTS_DIR}/.tmp-*")]:
         path.unlink()
-
-
-def write_atomically(path: Path, data: bytes, *, sync: bool = True) -> None:
-    """Whole or not at all; `sync=False` leaves syncing the directory to the caller."""
-    temporary = path.with_name(f".tmp-{path.name}")
-    with open(temporary, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    if sync:
-        _fsync_directory(path.parent)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

@@ -27,6 +27,7 @@ DEFAULT_ROW_LIMIT = 10_000
 MAX_ROW_LIMIT = 1_000_000
 MAX_TIME_LIMIT = 300.0
 MAX_SQL_LENGTH = 100_000
+_EXPLAIN_OPTIONS = {"ANALYZE", "ANALYSE"}
 # Statement kinds an officer's SQL may be: reading only.
 READING = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 
@@ -39,6 +40,10 @@ class QueryFailed(Exception):
     """The SQL ran and failed: a syntax or binder error, or the time limit."""
 
 
+class QueryStopped(QueryFailed):
+    """The SQL ran into its time limit and was interrupted."""
+
+
 @dataclass(frozen=True)
 class Answer:
     columns: list[str]
@@ -47,9 +52,16 @@ class Answer:
 
 
 def connect(
-    directory: Path, *, memory_limit: str = "1GB", threads: int = 2
+    directory: Path,
+    *,
+    for_sql: str | None = None,
+    memory_limit: str = "1GB",
+    threads: int = 2,
 ) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection with the forensic views over the export in `directory`."""
+    """A read-only DuckDB connection with the forensic views over the export in `directory`.
+
+    Lazy views (`ocsf`) are created only when `for_sql` names them.
+    """
     manifest = Manifest.load(directory)
     config: dict[str, Any] = {
         "autoinstall_known_extensions": False,
@@ -72,7 +84,8 @@ def connect(
             connection.register("_empty", SCHEMA.empty_table())
             connection.execute(f"CREATE VIEW {BASE} AS SELECT *, NULL::DATE AS day FROM _empty")
         for view in VIEWS:
-            connection.execute(f"CREATE VIEW {view.name} AS {view.sql}")
+            if view.wanted_by(for_sql):
+                connection.execute(f"CREATE VIEW {view.name} AS {view.select()}")
         # From here on nothing outside the export can be read or written, and
         # the settings that say so cannot be changed back.
         connection.execute(f"SET allowed_directories = [{_quote(str(directory.resolve()) + '/')}]")
@@ -101,12 +114,12 @@ def run(
         names = [d[0] for d in result.description or []]
         rows = result.fetchmany(row_limit + 1)
     except duckdb.InterruptException as error:
-        raise QueryFailed(f"stopped at the time limit of {time_limit:g} s") from error
+        raise QueryStopped(f"stopped at the time limit of {time_limit:g} s") from error
     except duckdb.PermissionException as error:
         raise QueryRefused(_first_line(error)) from error
     except duckdb.Error as error:
         if not timer.is_alive():
-            raise QueryFailed(f"stopped at the time limit of {time_limit:g} s") from error
+            raise QueryStopped(f"stopped at the time limit of {time_limit:g} s") from error
         raise QueryFailed(_first_line(error)) from error
     finally:
         timer.cancel()
@@ -127,6 +140,32 @@ def check(sql: str) -> None:
     if kind not in READING:
         name = str(kind).rpartition(".")[2]
         raise QueryRefused(f"only SELECT may run here, not {name}")
+    if kind == duckdb.StatementType.EXPLAIN:
+        # EXPLAIN ANALYZE runs what it explains: `EXPLAIN ANALYZE COPY … TO` writes.
+        _explains_a_select(sql)
+
+
+def _explains_a_select(sql: str) -> None:
+    """An EXPLAIN may only explain a SELECT: `EXPLAIN [ANALYZE | (options)] SELECT …`."""
+    tokens = [
+        (offset, kind) for offset, kind in duckdb.tokenize(sql) if kind != duckdb.token_type.comment
+    ]
+    ends = [offset for offset, _ in tokens[1:]] + [len(sql)]
+    words = [sql[offset:end].strip() for (offset, _), end in zip(tokens, ends, strict=True)]
+    at = 1  # after EXPLAIN
+    if at < len(words) and words[at].upper() in _EXPLAIN_OPTIONS:
+        at += 1
+    elif at < len(words) and words[at].startswith("("):
+        while at < len(words) and ")" not in words[at]:
+            at += 1
+        at += 1
+    explained = sql[tokens[at][0] :] if at < len(tokens) else ""
+    try:
+        statements = duckdb.extract_statements(explained)
+    except duckdb.Error:
+        statements = []
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise QueryRefused("EXPLAIN may only explain a SELECT")
 
 
 def _first_line(error: BaseException) -> str:

@@ -31,10 +31,15 @@ def bring_up_to_date(system: System) -> Manifest:
 
 
 @contextmanager
-def fresh_connection(system: System) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A locked-down DuckDB connection over the export, brought up to date first."""
+def fresh_connection(
+    system: System, *, for_sql: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A locked-down DuckDB connection over the export, brought up to date first.
+
+    Pass the SQL to be run as `for_sql` so the lazy views it names (`ocsf`) exist.
+    """
     bring_up_to_date(system)
-    connection = forensic_db.connect(system.settings.forensic_export_dir)
+    connection = forensic_db.connect(system.settings.forensic_export_dir, for_sql=for_sql)
     try:
         yield connection
     finally:

@@ -132,7 +132,9 @@ def verify_ledger(
 
     problems = [walk.problem] if walk.problem else []
     problems += _check_positions(reader, upto)
-    problems += _check_checkpoints(entries, public_key, walk, hashes_at_checkpoints)
+    problems += check_checkpoints(
+        entries, public_key, walk.problem, walk.last_position, hashes_at_checkpoints
+    )
     if isinstance(witness, stored.Malformed):
         problems.append(_unreadable_witness(witness, checkpoints))
     elif witness is not None:
@@ -318,12 +320,22 @@ def _read_checkpoints(reader: LedgerReader) -> list[Checkpoint | stored.Malforme
     return entries
 
 
-def _check_checkpoints(
+def check_checkpoints(
     entries: list[Checkpoint | stored.Malformed],
     public_key: Ed25519PublicKey,
-    walk: _Walk,
+    walk_problem: Problem | None,
+    last_position: int,
     hashes_at_checkpoints: dict[int, bytes],
+    *,
+    holder: str = "the store",
+    deleted: str = MISSING,
 ) -> list[Problem]:
+    """The checkpoint chain against the walk of the events (in a store, or an export).
+
+    `entries` are the checkpoints in order; `hashes_at_checkpoints` the chain
+    hashes the walk found at their positions, up to its first problem (if any)
+    and its last position. A gap in the sequence is reported as `deleted`.
+    """
     previous_digest, previous_position = GENESIS_DIGEST, GENESIS_POSITION
     for expected_seq, checkpoint in enumerate(entries, start=1):
         start = previous_position + 1
@@ -338,11 +350,11 @@ def _check_checkpoints(
             ]
         if checkpoint.seq != expected_seq:
             gone = (
-                f"checkpoint {expected_seq}"
+                f"checkpoint {expected_seq} was"
                 if checkpoint.seq == expected_seq + 1
-                else f"checkpoints {expected_seq} to {checkpoint.seq - 1}"
+                else f"checkpoints {expected_seq} to {checkpoint.seq - 1} were"
             )
-            return [Problem(start, MISSING, f"{gone} were deleted from the store")]
+            return [Problem(start, deleted, f"{gone} deleted from {holder}")]
         if not signature_is_valid(checkpoint, public_key):
             return [
                 Problem(
@@ -360,15 +372,15 @@ def _check_checkpoints(
                     f"checkpoint {checkpoint.seq} does not follow checkpoint {checkpoint.seq - 1}",
                 )
             ]
-        if walk.problem is None or checkpoint.position < walk.problem.position:
+        if walk_problem is None or checkpoint.position < walk_problem.position:
             held = hashes_at_checkpoints.get(checkpoint.position)
-            if held is None and walk.problem is None:
-                if checkpoint.position > walk.last_position:
+            if held is None and walk_problem is None:
+                if checkpoint.position > last_position:
                     return [
                         Problem(
-                            walk.last_position + 1,
+                            last_position + 1,
                             MISSING,
-                            f"the store ends at position {walk.last_position} but checkpoint "
+                            f"{holder} ends at position {last_position} but checkpoint "
                             f"{checkpoint.seq} signed position {checkpoint.position}: "
                             "the tail was removed",
                         )
@@ -378,7 +390,7 @@ def _check_checkpoints(
                         checkpoint.position,
                         MISSING,
                         f"checkpoint {checkpoint.seq} signed position {checkpoint.position}, "
-                        "which the store no longer holds",
+                        f"which {holder} no longer holds",
                     )
                 ]
             if held is not None and held != checkpoint.chain_hash:

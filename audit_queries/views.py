@@ -9,21 +9,33 @@ A capability adds its views here (`file_access`, `vm_sessions`, …) with
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class View:
     name: str
-    sql: str
+    sql: str | Callable[[], str]  # a function: built when the view is created
     doc: str
+    # Created only for SQL that names it: binding a large view costs every query.
+    lazy: bool = False
+
+    def wanted_by(self, sql: str | None) -> bool:
+        if not self.lazy:
+            return True
+        return sql is not None and re.search(rf"\b{self.name}\b", sql, re.IGNORECASE) is not None
+
+    def select(self) -> str:
+        return self.sql if isinstance(self.sql, str) else self.sql()
 
 
 VIEWS: list[View] = []
 
 
-def view(name: str, sql: str, doc: str) -> None:
-    VIEWS.append(View(name, sql, doc))
+def view(name: str, sql: str | Callable[[], str], doc: str, *, lazy: bool = False) -> None:
+    VIEWS.append(View(name, sql, doc, lazy))
 
 
 # The exported rows as stored; `events` adds who acted.
@@ -125,4 +137,18 @@ view(
     ) s ON s.aggregate_id = r.aggregate_id
     WHERE r.event_type = 'Alert.Raised'""",
     "Every alert raised, with its current status, who changed it last, and the note.",
+)
+
+
+def _ocsf() -> str:
+    from audit_queries.ocsf import ocsf_view_sql
+
+    return ocsf_view_sql()
+
+
+view(
+    "ocsf",
+    _ocsf,
+    "Every event as an Open Cybersecurity Schema Framework 1.1 record (docs/forensics.md).",
+    lazy=True,
 )

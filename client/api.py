@@ -224,6 +224,277 @@ class StrongroomClient:
                 pass
             time.sleep(retry_seconds)
 
+    # -- API tokens -------------------------------------------------------------------
+
+    def create_api_token(
+        self,
+        name: str,
+        scopes: Sequence[str],
+        *,
+        days: int | None = None,
+        expires_at: str | None = None,
+    ) -> dict[str, Any]:
+        """A new token (officers): its `secret` is in this answer and never again."""
+        body: dict[str, Any] = {"name": name, "scopes": list(scopes)}
+        if days is not None:
+            body["expires_in_days"] = days
+        if expires_at is not None:
+            body["expires_at"] = expires_at
+        return dict(self.request("POST", "/api/v1/audit/tokens", json=body))
+
+    def api_tokens(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/audit/tokens")["tokens"])
+
+    def revoke_api_token(self, token_id: str, reason: str = "") -> None:
+        from urllib.parse import quote  # a typed id stays one path segment
+
+        params = {"reason": reason} if reason else None
+        self.request("DELETE", f"/api/v1/audit/tokens/{quote(token_id, safe='')}", params=params)
+
+    # -- time travel (compliance officers) ----------------------------------------------
+
+    def state_as_of(self, aggregate_id: str, at: str | int) -> dict[str, Any]:
+        """An aggregate as of a log position or an ISO 8601 time (with its offset).
+
+        `{"aggregate_id", "type", "version", "as_of_position", "recorded_at", "state", ...}`;
+        404 when it did not exist then. The read is recorded.
+        """
+        from urllib.parse import quote  # a typed id stays one path segment
+
+        path = f"/api/v1/audit/aggregates/{quote(str(aggregate_id), safe='')}"
+        return dict(self.request("GET", path, params={"as_of": str(at)}))
+
+    def organisation_as_of(self, at: str | int) -> dict[str, Any]:
+        """People, teams and profiles as of a log position or a time (the read is recorded)."""
+        return dict(self.request("GET", "/api/v1/audit/organisation", params={"as_of": str(at)}))
+
+    # -- forensic questions (compliance officers) ---------------------------------------
+
+    @staticmethod
+    def _window(start: str | None, end: str | None) -> dict[str, str]:
+        """The `from` and `to` of a window [start, end): ISO 8601 times with their offsets."""
+        given = {"from": start, "to": end}
+        return {name: value for name, value in given.items() if value is not None}
+
+    def breach_scope(
+        self,
+        *,
+        actor: str | None = None,
+        session: str | None = None,
+        ip: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> dict[str, Any]:
+        """What an actor (id or email), a session or a CIDR range touched in [start, end).
+
+        `{"events", "actors", "sessions", "addresses", "touched", "users", "teams",
+        "event_counts", "denied", "truncated"}`; the question is recorded.
+        """
+        params = _filters(actor=actor, session=session, ip=ip) | self._window(start, end)
+        return dict(self.request("GET", "/api/v1/audit/breach-scope", params=params))
+
+    def lineage(
+        self,
+        aggregate_id: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> dict[str, Any]:
+        """Every event of an aggregate and about it, in order: `{"rows": [...], "truncated"}`."""
+        from urllib.parse import quote  # a typed id stays one path segment
+
+        params: dict[str, Any] = {"after": after, "limit": limit} | self._window(start, end)
+        path = f"/api/v1/audit/lineage/{quote(str(aggregate_id), safe='')}"
+        return dict(self.request("GET", path, params=params))
+
+    def timeline(
+        self,
+        user: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> dict[str, Any]:
+        """What a person (id or email) did and what was done to them, merged in order."""
+        from urllib.parse import quote  # an email stays one path segment
+
+        params: dict[str, Any] = {"after": after, "limit": limit} | self._window(start, end)
+        path = f"/api/v1/audit/timeline/{quote(user, safe='')}"
+        return dict(self.request("GET", path, params=params))
+
+    def who_had(
+        self,
+        *,
+        role: str | None = None,
+        team: str | None = None,
+        permission: str | None = None,
+        at: str | None = None,
+    ) -> dict[str, Any]:
+        """Who held a role, a team's membership or a permission at `at` (latest if None)."""
+        params = _filters(role=role, team=team, permission=permission)
+        if at is not None:
+            params["at"] = at
+        return dict(self.request("GET", "/api/v1/audit/who-had", params=params))
+
+    def logins_from(
+        self,
+        cidr: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> dict[str, Any]:
+        """Logins and refused logins from a CIDR range in [start, end), with who and why."""
+        params = {"cidr": cidr} | self._window(start, end)
+        return dict(self.request("GET", "/api/v1/audit/logins", params=params))
+
+    # -- reports (compliance officers) ------------------------------------------------
+
+    def monthly_report(
+        self, month: str, *, format: str = "bundle", position: int | None = None
+    ) -> dict[str, Any]:
+        """The monthly report's file: `{"content", "filename", "media_type", "position"}`."""
+        body: dict[str, Any] = {"month": month, "format": format}
+        if position is not None:
+            body["position"] = position
+        return self._report_file("/api/v1/audit/reports/monthly", body)
+
+    def custom_report(
+        self,
+        definition: dict[str, Any],
+        *,
+        parameters: dict[str, Any] | None = None,
+        format: str = "bundle",
+    ) -> dict[str, Any]:
+        """A custom report (title, queries: sql or saved, parameters) as a file, as above."""
+        body = {"definition": definition, "parameters": parameters or {}, "format": format}
+        return self._report_file("/api/v1/audit/reports/custom", body)
+
+    def _report_file(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        # A report reads the whole month's history: give it time.
+        response = self._http.post(path, json=body, headers=self._headers(), timeout=300)
+        if response.status_code >= 400:
+            raise _api_error(response)
+        disposition = response.headers.get("content-disposition", "")
+        filename = disposition.partition('filename="')[2].partition('"')[0]
+        return {
+            "content": response.content,
+            "filename": filename,
+            "media_type": response.headers.get("content-type", ""),
+            "position": int(response.headers.get("x-report-position", "0")),
+        }
+
+    # -- forensic queries and saved queries (compliance officers) ------------------------
+
+    @staticmethod
+    def _limits(row_limit: int | None, time_limit: float | None) -> dict[str, Any]:
+        given = {"row_limit": row_limit, "time_limit": time_limit}
+        return {name: value for name, value in given.items() if value is not None}
+
+    @staticmethod
+    def _query_timeout(time_limit: float | None) -> float:
+        # The server's time limit (30 s unless given), plus bringing its export up to date.
+        return (time_limit or 30.0) + 60.0
+
+    def query(
+        self,
+        sql: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+        row_limit: int | None = None,
+        time_limit: float | None = None,
+    ) -> dict[str, Any]:
+        """One SELECT over the forensic views, as of now; the run is recorded.
+
+        `{"columns", "rows", "truncated", "row_count", "exported_upto", "run_id"}`;
+        `parameters` are bound to the SQL's `$name`s, never pasted into it.
+        """
+        body = {"sql": sql, "parameters": parameters or {}} | self._limits(row_limit, time_limit)
+        return dict(
+            self.request(
+                "POST", "/api/v1/audit/query", json=body, timeout=self._query_timeout(time_limit)
+            )
+        )
+
+    def saved_queries(self, *, tag: str | None = None, search: str | None = None) -> list[Any]:
+        """The saved queries in use, with this tag and mentioning this text."""
+        params = _filters(tag=tag, search=search)
+        return list(self.request("GET", "/api/v1/audit/saved-queries", params=params))
+
+    @staticmethod
+    def _saved_path(name: str) -> str:
+        from urllib.parse import quote  # a typed name stays one path segment
+
+        return f"/api/v1/audit/saved-queries/{quote(name, safe='')}"
+
+    def saved_query(self, name: str) -> dict[str, Any]:
+        return dict(self.request("GET", self._saved_path(name)))
+
+    def create_saved_query(
+        self,
+        name: str,
+        sql: str,
+        *,
+        description: str = "",
+        tags: Sequence[str] = (),
+        parameters: Sequence[dict[str, Any]] = (),
+        return_type: str = "table",
+    ) -> dict[str, Any]:
+        """Save a query; `parameters` are `{"name", "type", "description"?, "default"?}`."""
+        body = {
+            "name": name,
+            "sql": sql,
+            "description": description,
+            "tags": list(tags),
+            "parameters": list(parameters),
+            "return_type": return_type,
+        }
+        return dict(self.request("POST", "/api/v1/audit/saved-queries", json=body))
+
+    def update_saved_query(
+        self,
+        name: str,
+        sql: str,
+        *,
+        description: str = "",
+        tags: Sequence[str] = (),
+        parameters: Sequence[dict[str, Any]] = (),
+        return_type: str = "table",
+    ) -> dict[str, Any]:
+        """A new revision: the whole definition is replaced."""
+        body = {
+            "sql": sql,
+            "description": description,
+            "tags": list(tags),
+            "parameters": list(parameters),
+            "return_type": return_type,
+        }
+        return dict(self.request("PUT", self._saved_path(name), json=body))
+
+    def retire_saved_query(self, name: str) -> None:
+        self.request("DELETE", self._saved_path(name))
+
+    def run_saved_query(
+        self,
+        name: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+        row_limit: int | None = None,
+        time_limit: float | None = None,
+    ) -> dict[str, Any]:
+        """Run a saved query by name with its parameters, as of now; the run is recorded."""
+        body = {"parameters": parameters or {}} | self._limits(row_limit, time_limit)
+        return dict(
+            self.request(
+                "POST",
+                f"{self._saved_path(name)}/run",
+                json=body,
+                timeout=self._query_timeout(time_limit),
+            )
+        )
+
 
 def _verification_for(base_url: str) -> ssl.SSLContext | bool:
     """Certificate checks as usual for an https server; none to load for a plain-http one.

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AlertUseCases, CurrentPrincipal, ReadModels
 from api.schemas import MAX_POSITION, AlertOut, AlertPage, Digits, error_responses
+from api.token_scope import requires_scope
 from domain.alerts import SEVERITIES, severity_rank
 from domain.audit_access import AuditAction
 from domain.errors import InvalidInput
@@ -137,6 +138,7 @@ def resolve(
 
 @router.get(
     "/stream",
+    dependencies=[Depends(requires_scope("stream"))],  # SIEMs may follow it with an API token
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "alerts as SSE"}},
 )

@@ -10,11 +10,13 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy import Integer, cast, func, select
 
+from adapters.bootstrap import System
 from api.deps import AlertUseCases, CurrentPrincipal, CurrentSystem
 from api.routes.alerts import alert_out
 from api.routes.health import projection_states
 from api.routes.refusals import RefusalOut, refusals_with_names
 from api.schemas import AlertOut, ProjectionOut, error_responses
+from audit_queries.export import Manifest
 from domain.audit_access import AuditAction
 from projections.alerts import alerts, open_by_severity
 from projections.identity import denied, sessions, team_members, teams, users
@@ -39,6 +41,32 @@ class TeamUse(BaseModel):
     cpu_quota: int
 
 
+class ForensicActivity(BaseModel):
+    position: int
+    at: datetime
+    who: str  # an email where the actor is a person
+    what: str
+
+
+class ForensicsOut(BaseModel):
+    exported_upto: int  # the forensic export holds the history up to this position
+    head: int
+    recent: list[ForensicActivity]  # who asked the history what, newest first
+    problem: str | None = None  # why the export could not be brought up to date
+
+
+# What officers and auditors did with the history, as the dashboard says it.
+FORENSIC_ACTIVITY = {
+    "QueryRun.Recorded": "ran a forensic query",
+    "ForensicQuestion.Asked": "asked a forensic question",
+    "HistoryRead.Recorded": "looked at the past state of the organisation",
+    "ComplianceReport.Generated": "generated a compliance report",
+    "ForensicExport.Written": "exported the history",
+    "AccessToken.Created": "created an API token",
+    "AccessToken.Revoked": "revoked an API token",
+}
+
+
 class Dashboard(BaseModel):
     generated_at: datetime
     open_alerts: dict[str, int]
@@ -48,6 +76,7 @@ class Dashboard(BaseModel):
     teams: list[TeamUse]
     projection_lag: dict[str, int]
     projections: list[ProjectionOut]
+    forensics: ForensicsOut
     # Filled in as their capabilities land (compliance, vault, VMs).
     certifications: None = None
     non_compliant: None = None
@@ -122,4 +151,32 @@ def summary(
         ],
         projection_lag={p.name: p.lag for p in projections},
         projections=projections,
+        forensics=forensic_activity(system),
+    )
+
+
+def forensic_activity(system: System) -> ForensicsOut:
+    """The export's reach and the latest uses of the history; a failure is shown, not hidden."""
+    from audit_queries.fresh import fresh_connection
+
+    head = system.ledger.head()
+    types = ", ".join(f"'{t}'" for t in FORENSIC_ACTIVITY)
+    try:
+        with fresh_connection(system) as connection:
+            exported = Manifest.load(system.settings.forensic_export_dir).position
+            rows = connection.execute(
+                "SELECT position, recorded_at, coalesce(actor_email, actor_id), event_type "
+                f"FROM events WHERE event_type IN ({types}) ORDER BY position DESC LIMIT 10"
+            ).fetchall()
+    except Exception as error:  # the dashboard still shows everything else, and why not this
+        return ForensicsOut(
+            exported_upto=0, head=head, recent=[], problem=" ".join(str(error).split())[:300]
+        )
+    return ForensicsOut(
+        exported_upto=exported,
+        head=head,
+        recent=[
+            ForensicActivity(position=p, at=at, who=who, what=FORENSIC_ACTIVITY[kind])
+            for p, at, who, kind in rows
+        ],
     )

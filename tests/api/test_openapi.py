@@ -174,20 +174,27 @@ def test_quota_ranges_are_the_domain_limits(spec: dict[str, Any]) -> None:
 def test_every_text_a_client_sends_has_a_length(spec: dict[str, Any]) -> None:
     # Bodies are what reaches the log; query strings only filter what is read.
     checked = 0
-    for method, path, operation in operations(spec):
-        body = body_schema(spec, operation)
-        for name, field in (body or {}).get("properties", {}).items():
+
+    def check(where: tuple[str, ...], schema: dict[str, Any]) -> None:
+        nonlocal checked
+        for name, field in schema.get("properties", {}).items():
             field = resolve(spec, field)
             if field.get("type") == "string" and "enum" not in field:
                 if field.get("format") == "uuid":
                     continue  # bounded by its format, and checked as one
                 checked += 1
-                assert field.get("maxLength"), (method, path, name)
+                assert field.get("maxLength"), (*where, name)
             if field.get("type") == "array":
                 checked += 1
-                assert field.get("maxItems"), (method, path, name)
+                assert field.get("maxItems"), (*where, name)
                 items = resolve(spec, field["items"])
-                assert "enum" in items or items.get("maxLength"), (method, path, name)
+                if items.get("type") == "object":
+                    check((*where, name), items)  # each item's own texts are bounded
+                else:
+                    assert "enum" in items or items.get("maxLength"), (*where, name)
+
+    for method, path, operation in operations(spec):
+        check((method, path), body_schema(spec, operation) or {})
     assert checked >= 12
 
 

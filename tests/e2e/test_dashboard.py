@@ -57,6 +57,7 @@ def test_an_officer_watches_an_alert_arrive(
     with live_server(settings) as url:
         officer = StrongroomClient(url)
         officer.login(officer_keys, "officer@enclave.example.edu")
+        officer.request("POST", "/api/v1/audit/query", json={"sql": "SELECT count(*) FROM events"})
         page: Page = browser.new_page(viewport={"width": 1366, "height": 860})
         page.goto(f"{url}/dashboard#token={officer.token}")
 
@@ -71,6 +72,11 @@ def test_an_officer_watches_an_alert_arrive(
             "Mallory Guess <mallory@enclave.example.edu>"
         )
         expect(page.locator("#live-text")).to_have_text("live")
+        # Who used the history, and how far the forensic export reaches.
+        expect(
+            page.locator("#forensics tr").filter(has_text="ran a forensic query")
+        ).to_contain_text("officer@enclave.example.edu")
+        expect(page.locator("#forensics-reach")).to_contain_text("export holds positions up to")
         assert "token" not in page.url  # dropped from the address bar and history
 
         # Something happens elsewhere: a role change, through the API.
