@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/projections.py
 	$(BIN)/python bench/http_commands.py
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/forensics.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

@@ -330,11 +330,9 @@ class _Segment:
         if not self.rows:
             return 0
         segment = pa.concat_tables(self.tables)
-        days = segment["day"]
         written = []
-        each_day = sorted(pc.unique(days).to_pylist())
-        for day in each_day:
-            of_day = segment if len(each_day) == 1 else segment.filter(pc.equal(days, day))
+        for of_day in _by_day(segment):
+            day = of_day["day"][0].as_py()
             table = of_day.drop_columns(["day"]).cast(SCHEMA)
             first, last = table["position"][0].as_py(), table["position"][-1].as_py()
             relative = f"day={day}/events-{first:020d}-{last:020d}.parquet"
@@ -351,6 +349,21 @@ class _Segment:
         manifest.save(directory)
         self.tables, self.rows = [], 0
         return len(written)
+
+
+def _by_day(segment: pa.Table) -> Iterator[pa.Table]:
+    """The segment cut where the day changes (rows are in position order).
+
+    A day can come back after another (clocks of two servers), so the same day may
+    give two slices: each is its own file.
+    """
+    days = segment["day"].combine_chunks()
+    changes = pc.indices_nonzero(pc.not_equal(days[1:], days[:-1])).to_pylist()
+    start = 0
+    for change in changes:
+        yield segment.slice(start, change + 1 - start)
+        start = change + 1
+    yield segment.slice(start)
 
 
 def _export_checkpoints(ledger: Ledger, directory: Path, manifest: Manifest) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 
 from audit_queries.columns import SCHEMA
 from audit_queries.export import Manifest
@@ -75,9 +76,12 @@ def connect(
         connection.execute("SET TimeZone = 'UTC'")
         files = [str(path) for path in manifest.file_paths(directory)]
         if files:
+            # Matching columns by name costs every view a read of every file's footer;
+            # only needed when a capability has added a column since older files were written.
+            by_name = "true" if not _same_columns(files) else "false"
             connection.execute(
-                f"CREATE VIEW {BASE} AS SELECT * FROM read_parquet(?, hive_partitioning = true, "
-                "union_by_name = true)".replace("?", _list_literal(files))
+                f"CREATE VIEW {BASE} AS SELECT * FROM read_parquet({_list_literal(files)}, "
+                f"hive_partitioning = true, union_by_name = {by_name})"
             )
         else:
             # An empty export has the same columns, and no rows.
@@ -166,6 +170,21 @@ def _explains_a_select(sql: str) -> None:
         statements = []
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise QueryRefused("EXPLAIN may only explain a SELECT")
+
+
+# Export files never change once written (a merge writes a new name): their columns
+# are read from the footer once per process.
+_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
+def _same_columns(files: list[str]) -> bool:
+    seen = set()
+    for path in files:
+        columns = _COLUMNS.get(path)
+        if columns is None:
+            columns = _COLUMNS[path] = tuple(pq.read_schema(path).names)
+        seen.add(columns)
+    return len(seen) <= 1
 
 
 def _first_line(error: BaseException) -> str:
