@@ -205,5 +205,6 @@ extract("domain.forensic_questions:ForensicQuestion.Asked", target=text_at("ques
 # The aggregate looked at may be of any kind: named in `target`, not a target column.
 extract("domain.history_reads:HistoryRead.Recorded", target=text_at("target"))
 extract("domain.reports:ComplianceReport.Generated", target=text_at("name"))
+extract("domain.exports:ExportRead.Recorded", target=text_at("path"))
 extract("domain.tokens:AccessToken.Revoked", reason=text_at("reason"))
 extract("domain.tokens:TokenUse.Used", target=text_at("route"))

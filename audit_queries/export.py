@@ -374,14 +374,14 @@ def _export_checkpoints(ledger: Ledger, directory: Path, manifest: Manifest) -> 
         if checkpoint.position > manifest.position:
             break
         write_atomically(
-            folder / checkpoint_file_name(checkpoint), checkpoint_json(checkpoint), sync=False
+            folder / checkpoint_file_name(checkpoint.seq), checkpoint_json(checkpoint), sync=False
         )
         manifest.checkpoint_seq = checkpoint.seq
     fsync_directory(folder)  # once for all of them, before the manifest names them
 
 
-def checkpoint_file_name(checkpoint: Checkpoint) -> str:
-    return f"{checkpoint.seq:012d}.json"
+def checkpoint_file_name(seq: int) -> str:
+    return f"{seq:012d}.json"
 
 
 def checkpoint_json(checkpoint: Checkpoint) -> bytes:

@@ -841,6 +841,16 @@ register(
         },
     ),
     Rule(
+        "ExportRead.Recorded",
+        API_ACTIVITY,
+        READ,
+        message=_say("{actor} read {path} of the forensic export (up to position {position})"),
+        fields={
+            "operation": "'read-export'",
+            "resources": f"[{_resource(name=_text('path'), type=_lit('export file'))}]",
+        },
+    ),
+    Rule(
         "HistoryRead.Recorded",
         API_ACTIVITY,
         READ,

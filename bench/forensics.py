@@ -992,7 +992,7 @@ class _Chain:
                 sealed_at=sealed_at,
             )
             self.previous = checkpoint.digest()
-            (self.folder / checkpoint_file_name(checkpoint)).write_bytes(
+            (self.folder / checkpoint_file_name(checkpoint.seq)).write_bytes(
                 checkpoint_json(checkpoint)
             )
         column = table.schema.get_field_index("chain_hash")

@@ -62,6 +62,7 @@ FORENSIC_ACTIVITY = {
     "HistoryRead.Recorded": "looked at the past state of the organisation",
     "ComplianceReport.Generated": "generated a compliance report",
     "ForensicExport.Written": "exported the history",
+    "ExportRead.Recorded": "copied a file of the forensic export",
     "AccessToken.Created": "created an API token",
     "AccessToken.Revoked": "revoked an API token",
 }

@@ -49,7 +49,7 @@ from domain.aggregate import AuditedAggregate
 from domain.alerts import SEVERITIES, Alert, Alerts
 from domain.envelope import AuditContext, acting_as
 from domain.errors import Forbidden
-from domain.exports import ForensicExport
+from domain.exports import ExportRead, ForensicExport
 from domain.forensic_queries import QueryRun
 from domain.forensic_questions import ForensicQuestion
 from domain.history_reads import HistoryRead
@@ -362,6 +362,7 @@ def tell(system: System, clock: ManualClock, export_dir: Path) -> Story:
         app.save(
             HistoryRead("aggregate", str(org.ids["li.wei"]), "12", position=12, shown_version=3)
         )
+        app.save(ExportRead(path="_manifest.json", position=12, size=3))
         app.save(
             ComplianceReport(
                 kind="monthly",

@@ -48,7 +48,7 @@ from domain.alerts import Alerts
 from domain.application import Strongroom
 from domain.envelope import AuditContext, acting_as
 from domain.errors import Forbidden, InvalidInput
-from domain.exports import ForensicExport
+from domain.exports import ExportReads, ForensicExport
 from domain.forensic_queries import QueryRun
 from domain.forensic_questions import ForensicQuestion
 from domain.history_reads import AGGREGATE, History, HistoryAction
@@ -180,6 +180,7 @@ def tell_story(app: Strongroom, clock: ManualClock) -> Story:
         Alerts(app).acknowledge(alert, "looking")
         Alerts(app).resolve(alert, "fine")
         app.save(ForensicExport("/srv/exports", "parquet", 0, 40, 40))
+        ExportReads(app).record_read("_manifest.json", 40, 3)
         access = MachineAccess(app)
         access.create_token(name="siem", scopes=["query"], token_hash=first, expires_in_days=30)
         access.create_token(name="script", scopes=["query"], token_hash=second, expires_in_days=1)
