@@ -11,6 +11,8 @@ The OpenAPI document is FastAPI's, with what the routes cannot say about themsel
   those refusals per address (api/ratelimit.py);
 - 422 has our body (`ValidationErrorBody`), never FastAPI's `HTTPValidationError`;
 - every response carries `X-Request-ID`;
+- an operation that takes a body can answer 413 (plain text) to one larger than the
+  server takes (`api.app.MAX_BODY_BYTES`), before the route runs;
 - 204 has no body.
 """
 
@@ -112,6 +114,12 @@ def confined(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
+TOO_LARGE = {
+    "description": "the body is larger than the server takes; refused before it is read",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
+
+
 def truthful(document: dict[str, Any]) -> dict[str, Any]:
     """FastAPI's document, corrected where the routes cannot describe the server."""
     components = document.setdefault("components", {})
@@ -128,6 +136,8 @@ def truthful(document: dict[str, Any]) -> dict[str, Any]:
             if "401" not in responses:
                 responses["401"] = {**ours[401], "description": DEAD_TOKEN}
             responses.setdefault("429", ours[429])
+            if "requestBody" in operation:
+                responses.setdefault("413", TOO_LARGE)
             if "422" in responses:
                 responses["422"]["content"] = ours[422]["content"]
             for status, response in responses.items():

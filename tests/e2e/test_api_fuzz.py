@@ -138,7 +138,29 @@ schema = schemathesis.openapi.from_dict(
                 # The session header is ours to send: negative cases leave it alone.
                 "with-security-parameters": False,
             },
-            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+            "checks": {
+                "enabled": False,
+                **{name: {"enabled": True} for name in CHECKS},
+                # A body too large for the server is refused before it is read (413).
+                "negative_data_rejection": {
+                    "enabled": True,
+                    "expected-statuses": [
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "405",
+                        "406",
+                        "409",
+                        "413",
+                        "415",
+                        "422",
+                        "428",
+                        "429",
+                        "5xx",
+                    ],
+                },
+            },
             # The stateful phase follows links between operations; ids come from KNOWN.
             "phases": {"stateful": {"enabled": False}},
         }
