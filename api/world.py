@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from client.keys import UserKeys
 from client.session_file import default_key_file
-from domain.access import Role
+from domain.access import Permission, Role
 from domain.application import Strongroom
 from domain.envelope import AuditContext, acting_as
 from domain.identity import Identity, Registration
@@ -130,9 +130,13 @@ class World:
         active: bool = True,
         teams: tuple[str, ...] = (),
         sub_admin_of: tuple[str, ...] = (),
+        audit: bool = False,
         by: str = "root",
     ) -> UUID:
-        """Someone registered, then set up by `by` (the root super-admin by default)."""
+        """Someone registered, then set up by `by` (the root super-admin by default).
+
+        With `audit`, a compliance officer: `by` grants them the audit capability.
+        """
         user_id = self.register(label, name)
         with self.acting(by):
             if role is not Role.USER:
@@ -143,6 +147,8 @@ class World:
                 self.identity.add_team_member(self.team(team), user_id)
             for team in sub_admin_of:
                 self.identity.assign_sub_admin(self.team(team), user_id)
+            if audit:
+                self.identity.set_permissions(user_id, grant={Permission.AUDIT}, restrict=set())
         return user_id
 
     def login(

@@ -16,7 +16,7 @@ from uuid import uuid4
 import psycopg
 
 from adapters.ledger.checkpoints import create_signing_key
-from adapters.settings import Settings
+from adapters.settings import PostgresStore, Settings, SqliteStore
 
 POSTGRES_URL_VARIABLE = "STRONGROOM_TEST_POSTGRES_URL"
 POSTGRES_URL = os.environ.get(POSTGRES_URL_VARIABLE, "")
@@ -65,3 +65,28 @@ def store_settings(
             yield settings_for(url)
     else:
         raise ValueError(kind)
+
+
+def stored_bytes(settings: Settings) -> bytes:
+    """Everything the server keeps, as bytes: every file, or every row of every table.
+
+    Searched for what must never be stored: private keys, token secrets.
+    """
+    store = settings.store
+    if isinstance(store, SqliteStore):
+        return b"".join(
+            path.read_bytes()
+            for path in Path(store.path).parent.iterdir()
+            if path.name.startswith(Path(store.path).name)
+        )
+    assert isinstance(store, PostgresStore)
+    chunks = []
+    with psycopg.connect(**store.conninfo()) as db:  # type: ignore[arg-type]
+        tables = db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        for (table,) in tables:
+            with db.cursor(binary=True) as cursor:
+                for row in cursor.execute(f'SELECT * FROM "{table}"').fetchall():
+                    chunks += [v if isinstance(v, bytes) else str(v).encode() for v in row]
+    return b"\n".join(chunks)

@@ -22,9 +22,8 @@ from adapters.settings import Settings
 from api.local_server import live_server
 from api.world import World
 from client.api import ApiError, StrongroomClient
-from domain.access import Permission, Role
+from domain.access import Role
 from domain.application import Strongroom
-from domain.identity import Identity
 from tests.api.cli_runner import add_officer, ok, served, strongroom
 
 
@@ -41,13 +40,8 @@ class Site:
 def site(settings: Settings) -> Iterator[Site]:
     app = open_system(settings).app
     world = World(app)
-    world.person("officer", teams=("A",))
-    world.person("ada", teams=("A",))
-    with world.acting("root"):
-        Identity(app).set_permissions(
-            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
-        )
-        Identity(app).change_role(world.ids["ada"], Role.SUB_ADMIN)
+    world.person("officer", teams=("A",), audit=True)
+    world.person("ada", Role.SUB_ADMIN, teams=("A",))
     with live_server(settings) as url:
         officer = StrongroomClient(url)
         officer.login(world.keys["officer"], world.email("officer"))

@@ -19,8 +19,6 @@ from adapters.settings import Settings
 from api.local_server import live_server
 from api.world import World
 from client.api import ApiError, StrongroomClient
-from domain.access import Permission
-from domain.identity import Identity
 
 
 @dataclass
@@ -51,12 +49,8 @@ class Site:
 def site(settings: Settings) -> Iterator[Site]:
     app = open_system(settings).app
     world = World(app)
-    world.person("officer", teams=("A",))
+    world.person("officer", teams=("A",), audit=True)
     world.person("rae", teams=("A",))
-    with world.acting("root"):
-        Identity(app).set_permissions(
-            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
-        )
     with live_server(settings) as url:
         officer = StrongroomClient(url)
         officer.login(world.keys["officer"], world.email("officer"))

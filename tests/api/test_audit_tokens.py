@@ -14,22 +14,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from adapters.bootstrap import open_system
 from adapters.clock import ManualClock, SystemClock
-from adapters.settings import PostgresStore, Settings, SqliteStore
+from adapters.settings import Settings
 from api.local_server import live_server
 from api.world import World
 from client.api import ApiError, StrongroomClient
 from domain.access import Permission
 from domain.clock import Clock, clock_installed
 from domain.identity import Identity
+from tests.stores import stored_bytes
 
 STREAM = "/api/v1/alerts/stream"
 
@@ -83,31 +82,6 @@ def recorded(settings: Settings, clock: Clock | None = None) -> list[Any]:
         ]
     finally:
         app.close()
-
-
-def stored_bytes(settings: Settings) -> bytes:
-    """Everything the server keeps, as bytes: every file, or every row of every table.
-
-    (As tests/e2e/test_adding_a_user.py searches it for private keys.)
-    """
-    store = settings.store
-    if isinstance(store, SqliteStore):
-        return b"".join(
-            path.read_bytes()
-            for path in Path(store.path).parent.iterdir()
-            if path.name.startswith(Path(store.path).name)
-        )
-    assert isinstance(store, PostgresStore)
-    chunks = []
-    with psycopg.connect(**store.conninfo()) as db:  # type: ignore[arg-type]
-        tables = db.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-        ).fetchall()
-        for (table,) in tables:
-            with db.cursor(binary=True) as cursor:
-                for row in cursor.execute(f'SELECT * FROM "{table}"').fetchall():
-                    chunks += [v if isinstance(v, bytes) else str(v).encode() for v in row]
-    return b"\n".join(chunks)
 
 
 def named(found: list[Any], name: str) -> list[Any]:

@@ -21,7 +21,6 @@ from api.local_server import live_server
 from api.world import World
 from client.api import StrongroomClient
 from domain import text
-from domain.access import Permission
 from domain.identity import Identity
 from domain.teams import DEFAULT_QUOTA, QUOTA_LIMITS, Team
 
@@ -49,11 +48,7 @@ def session(url: str, world: World, label: str) -> httpx.Client:
 def site(settings: Settings) -> Iterator[Site]:
     with bootstrap(settings) as system:
         world = World(system.app)
-        world.person("officer", teams=("Genomics",))
-        with world.acting("root"):
-            Identity(system.app).set_permissions(
-                world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
-            )
+        world.person("officer", teams=("Genomics",), audit=True)
     with live_server(settings) as url:
         root, officer = session(url, world, "root"), session(url, world, "officer")
         yield Site(url, root, officer, str(world.teams["Genomics"]), str(world.ids["officer"]))

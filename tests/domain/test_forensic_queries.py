@@ -23,7 +23,6 @@ from api.world import World
 from audit_queries import forensic_db
 from audit_queries.query_engine import FreshQueries, SqlCheck, check_sql, json_value
 from domain import forensic_queries as fq
-from domain.access import Permission
 from domain.errors import Forbidden, InvalidInput
 from domain.forensic_queries import (
     AnswerMisfits,
@@ -34,7 +33,6 @@ from domain.forensic_queries import (
     SqlFailed,
     SqlRefused,
 )
-from domain.identity import Identity
 from domain.saved_queries import (
     SQL_LENGTH,
     Definition,
@@ -92,12 +90,8 @@ class Lab:
 def lab(settings: Settings, clock: ManualClock) -> Iterator[Lab]:
     system = open_system(settings, clock=clock)
     world = World(system.app)
-    world.person("officer", teams=("A",))
+    world.person("officer", teams=("A",), audit=True)
     world.person("rae", teams=("A",))
-    with world.acting("root"):
-        Identity(system.app).set_permissions(
-            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
-        )
     try:
         yield Lab(system, world, ForensicQueries(system.app), FreshQueries(system))
     finally:

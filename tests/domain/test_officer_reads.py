@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from api.world import World
-from domain.access import Permission
 from domain.application import Strongroom
 from domain.identity import Identity
 
@@ -22,12 +21,8 @@ def reads(app: Strongroom) -> list[tuple[str, str | None, str]]:
 
 def test_an_officer_reads_people_and_teams_and_each_read_is_recorded(app: Strongroom) -> None:
     world = World(app)
-    world.person("officer", teams=("A",))
+    world.person("officer", teams=("A",), audit=True)
     world.person("mallory", teams=("B",))
-    with world.acting("root"):
-        Identity(app).set_permissions(
-            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
-        )
     officer = str(world.ids["officer"])
     with world.acting("officer"):
         mallory = Identity(app).view_user(world.ids["mallory"])  # not in any of their teams

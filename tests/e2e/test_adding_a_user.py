@@ -9,39 +9,17 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from adapters.bootstrap import open_system
-from adapters.settings import PostgresStore, Settings, SqliteStore
+from adapters.settings import Settings
 from api.local_server import live_server
 from audit_queries.verify import verify_store
 from client.api import ApiError, StrongroomClient
 from client.keys import UserKeys
 from domain.envelope import AuditContext, acting_as
 from domain.identity import Identity, Registration
-
-
-def stored_bytes(settings: Settings) -> bytes:
-    """Everything the server keeps, as bytes: every file, or every row of every table."""
-    store = settings.store
-    if isinstance(store, SqliteStore):
-        return b"".join(
-            path.read_bytes()
-            for path in Path(store.path).parent.iterdir()
-            if path.name.startswith(Path(store.path).name)
-        )
-    assert isinstance(store, PostgresStore)
-    chunks = []
-    with psycopg.connect(**store.conninfo()) as db:  # type: ignore[arg-type]
-        tables = db.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-        ).fetchall()
-        for (table,) in tables:
-            with db.cursor(binary=True) as cursor:
-                for row in cursor.execute(f'SELECT * FROM "{table}"').fetchall():
-                    chunks += [v if isinstance(v, bytes) else str(v).encode() for v in row]
-    return b"\n".join(chunks)
+from tests.stores import stored_bytes
 
 
 def test_adding_a_researcher(settings: Settings, tmp_path: Path) -> None:

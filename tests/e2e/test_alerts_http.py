@@ -14,7 +14,7 @@ from adapters.settings import Settings
 from api.local_server import live_server
 from api.world import World
 from client.api import ApiError, StrongroomClient
-from domain.access import Permission, Role
+from domain.access import Role
 from domain.identity import Identity
 
 
@@ -30,11 +30,7 @@ class Site:
 def site(settings: Settings) -> Iterator[Site]:
     app = open_system(settings).app
     world = World(app)
-    world.person("officer", teams=("A",))
-    with world.acting("root"):
-        Identity(app).set_permissions(
-            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
-        )
+    world.person("officer", teams=("A",), audit=True)
     # The test keeps its own application on the store, as a second process would.
     with live_server(settings) as url:
         officer = StrongroomClient(url)

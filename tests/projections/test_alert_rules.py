@@ -131,11 +131,7 @@ def test_an_officers_directory_reads_are_not_refusals(
 ) -> None:
     # A read is recorded as DirectoryRead.Recorded: the same event name as a refusal's.
     app = world.app
-    world.person("officer", teams=("A",))
-    with world.acting("root"):
-        Identity(app).set_permissions(
-            world.ids["officer"], grant={Permission.AUDIT}, restrict=set()
-        )
+    world.person("officer", teams=("A",), audit=True)
     for _ in range(6):
         clock.advance(timedelta(seconds=30))
         with world.acting("officer"):
