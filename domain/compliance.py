@@ -73,6 +73,10 @@ class AlreadyMember(Conflict):
     """The person is already a member of the project."""
 
 
+class LevelInUse(Conflict):
+    """A requirement would leave a level in use without the change being acknowledged."""
+
+
 class NotMember(Conflict):
     """The person is not a member of the project."""
 
@@ -283,13 +287,25 @@ class Compliance(Capability):
         self.save(level, *changed)
         return sorted(affected)
 
-    def remove_level_requirement(self, level_id: UUID, requirement_id: UUID) -> list[UUID]:
-        """Remove a requirement from a level; members who lapsed only for it are restored."""
+    def remove_level_requirement(
+        self, level_id: UUID, requirement_id: UUID, *, acknowledge: bool = False
+    ) -> list[UUID]:
+        """Remove a requirement from a level; members who lapsed only for it are restored.
+
+        A level in use never loses a requirement silently: the caller must
+        acknowledge the projects it weakens (LevelInUse names them otherwise),
+        and the event records them."""
         self.authorise(self.acting_user(), Action.MANAGE_SECURITY, ComplianceSetup())
         level = self.level(level_id)
         if requirement_id not in level.requirement_ids:
             return []
         affected = self._projects_under_level(level.id)
+        if affected and not acknowledge:
+            names = ", ".join(sorted(self.project(p).name for p in affected))
+            raise LevelInUse(
+                f"{level.name} is used by {names}: removing a requirement weakens them; "
+                "acknowledge to go on"
+            )
         level.remove_requirement(requirement_id=requirement_id, projects_affected=sorted(affected))
         changed = self._reassess_projects(affected, extra_level=level)
         self.save(level, *changed)

@@ -213,3 +213,30 @@ def test_every_compliance_aggregate_survives_a_snapshot(
                 assert restored.__dict__ == original.__dict__, type(original).__name__
         finally:
             cold.close()
+
+
+def test_a_level_in_use_changes_its_requirements_only_in_the_open(
+    app: Strongroom, world: World, dac: dict, clock: ManualClock
+) -> None:
+    from domain.compliance import LevelInUse
+
+    c = Compliance(app)
+    with world.acting("admin"):
+        c.certify(world.ids["rita"], dac["training"], clock.now() + timedelta(days=100))
+        c.add_member(dac["dac"], world.ids["rita"])
+        citizenship = c.create_requirement("Citizenship " + world.tag, "", None)
+        # Adding a requirement: every member who lacks it lapses, in the same record.
+        affected = c.add_level_requirement(dac["hipaa"], citizenship)
+    assert set(affected) == {dac["dac"], dac["dua"]}
+    lapse = c.project(dac["dac"]).lapsed[str(world.ids["rita"])]
+    assert lapse == f"HIPAA {world.tag}: Citizenship {world.tag} not certified"
+    # Removing one from a level in use must be acknowledged, naming the projects.
+    with world.acting("admin"), pytest.raises(LevelInUse) as refused:
+        c.remove_level_requirement(dac["hipaa"], citizenship)
+    assert f"DAC {world.tag}" in str(refused.value)
+    with world.acting("admin"):
+        c.remove_level_requirement(dac["hipaa"], citizenship, acknowledge=True)
+    assert str(world.ids["rita"]) not in c.project(dac["dac"]).lapsed
+    kinds = [type(e).__qualname__ for e in events(app)]
+    assert kinds.count("Project.MemberLapsed") == 1
+    assert kinds.count("Project.MemberRestored") == 1
