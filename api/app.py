@@ -32,6 +32,7 @@ from api.routes import (
     teams,
     users,
 )
+from domain.clock import Clock
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -57,8 +58,10 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The web application for `settings`; the system opens when the app starts."""
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The web application for `settings`; the system opens when the app starts.
+
+    `clock`: the system clock unless a test injects one (certifications expire on it)."""
     from projections.alert_rules import AlertRules
 
     rules = AlertRules.load(settings.alert_rules_path)  # a bad rules file stops us before serving
@@ -67,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(web: FastAPI) -> AsyncIterator[None]:
-        with bootstrap(settings) as system:
+        with bootstrap(settings, clock=clock) as system:
             system.start()
             web.state.system = system
             # Refusals folded by the rate limit are recorded as their windows close,

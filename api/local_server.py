@@ -13,6 +13,7 @@ import uvicorn
 
 from adapters.settings import Settings
 from api.app import create_app
+from domain.clock import Clock
 
 
 def free_port() -> int:
@@ -35,11 +36,11 @@ def wait_until_healthy(base: str, alive: Callable[[], bool], timeout: float = 30
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
+def live_server(settings: Settings, *, clock: Clock | None = None) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            create_app(settings, clock=clock),
             host="127.0.0.1",
             port=port,
             log_level="warning",
