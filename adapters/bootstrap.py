@@ -27,6 +27,7 @@ from domain.clock import Clock, install_clock
 
 if TYPE_CHECKING:
     from projections.alert_rules import AlertRules
+    from projections.compliance import CertificationExpiry
     from projections.runner import ProjectionRunner, Stall
 
 
@@ -75,16 +76,34 @@ class System:
     def sealer(self) -> PeriodicSealer:
         return PeriodicSealer(self.ledger.seal, self.settings.checkpoint_seconds)
 
+    @cached_property
+    def expiry(self) -> CertificationExpiry:
+        """Records certifications' expiries on the clock, every STRONGROOM_EXPIRY_SECONDS."""
+        from projections.compliance import CertificationExpiry
+
+        return CertificationExpiry(
+            self.app,
+            self.projections,
+            self.clock,
+            self.rules,
+            every_seconds=self.settings.expiry_seconds,
+        )
+
     def start(self) -> None:
-        """Run the background work of a server: sealing, and following the log."""
+        """Run the background work of a server: sealing, following the log, expiry."""
         with self._lock:
             self.sealer.start()
             self._started.append("sealer")
             self.projections.start()
             self._started.append("projections")
+            self.expiry.start()
+            self._started.append("expiry")
 
     def close(self) -> None:
         with self._lock:
+            # The expiry process reads the read models: it stops before their runner.
+            if "expiry" in self._started:
+                self.expiry.stop()
             if "projections" in self._started:
                 self.projections.stop()
             if "sealer" in self._started:

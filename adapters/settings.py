@@ -23,6 +23,7 @@ DATABASE_URL = "STRONGROOM_DATABASE_URL"
 HOME = "STRONGROOM_HOME"
 CHECKPOINT_EVERY = "STRONGROOM_CHECKPOINT_EVERY"
 CHECKPOINT_SECONDS = "STRONGROOM_CHECKPOINT_SECONDS"
+EXPIRY_SECONDS = "STRONGROOM_EXPIRY_SECONDS"
 SNAPSHOT_INTERVAL = "STRONGROOM_SNAPSHOT_INTERVAL"
 CACHE_SIZE = "STRONGROOM_AGGREGATE_CACHE_MAXSIZE"
 ALERT_RULES = "STRONGROOM_ALERT_RULES"
@@ -33,6 +34,7 @@ RATE_FAILED_AUTH = "STRONGROOM_RATE_FAILED_AUTH"
 RATE_SOURCES = "STRONGROOM_RATE_SOURCES"
 
 DEFAULT_CHECKPOINT_SECONDS = 60.0
+DEFAULT_EXPIRY_SECONDS = 1.0
 DEFAULT_CACHE_SIZE = 10_000
 URL_FORMS = "sqlite:///path/to/file.db or postgresql://user:pass@host:port/dbname"
 
@@ -118,6 +120,8 @@ class Settings:
     # Peers whose X-Forwarded-For is believed; nobody's by default.
     trusted_proxies: tuple[Network, ...] = ()
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    # How often the expiry process looks for certifications whose expiry passed.
+    expiry_seconds: float = DEFAULT_EXPIRY_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -138,6 +142,7 @@ class Settings:
                 failed_auth=_positive_int(env, RATE_FAILED_AUTH, RateLimits.failed_auth),
                 sources=_positive_int(env, RATE_SOURCES, RateLimits.sources),
             ),
+            expiry_seconds=_positive_float(env, EXPIRY_SECONDS, DEFAULT_EXPIRY_SECONDS),
         )
 
     @property

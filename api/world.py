@@ -18,9 +18,11 @@ from client.keys import UserKeys
 from client.session_file import default_key_file
 from domain.access import Permission, Role
 from domain.application import Strongroom
+from domain.compliance import Compliance
 from domain.envelope import AuditContext, acting_as
 from domain.identity import Identity, Registration
 from domain.logins import Logins, Principal
+from domain.projects import ResourceKind
 
 WORLD_IP = "192.0.2.10"
 
@@ -34,7 +36,8 @@ VISITOR = AuditContext("anonymous", "anonymous", None, "r", None)
 
 
 class World:
-    """People and teams, each name unique to this world unless `tag` is empty.
+    """People and teams (and the compliance vocabulary and projects), each name unique
+    to this world unless `tag` is empty.
 
     Each world starts from a super-admin labelled `root`: a new one, or an
     existing account (`root_email`, as the demo adopts the one `init` made).
@@ -55,6 +58,7 @@ class World:
         self.app = app
         self.identity = Identity(app)
         self.logins = Logins(app)
+        self.compliance = Compliance(app)
         self.tag = uuid4().hex[:8] if tag is None else tag
         self.domain = domain
         self.key_home = key_home
@@ -63,6 +67,10 @@ class World:
         self.ids: dict[str, UUID] = {}
         self.keys: dict[str, UserKeys] = {}
         self.teams: dict[str, UUID] = {}
+        self.requirements: dict[str, UUID] = {}
+        self.levels: dict[str, UUID] = {}
+        self.projects: dict[str, UUID] = {}
+        self.resources: dict[str, tuple[ResourceKind, UUID]] = {}
         if root_email is not None:
             self.ids["root"] = self.identity.user_by_email(root_email).id
         else:
@@ -106,9 +114,74 @@ class World:
     def team(self, label: str, *, by: str = "root") -> UUID:
         if label not in self.teams:
             with self.acting(by):
-                name = f"{label} {self.tag}" if self.tag else label
-                self.teams[label] = self.identity.create_team(name)
+                self.teams[label] = self.identity.create_team(self.named(label))
         return self.teams[label]
+
+    def named(self, label: str) -> str:
+        """The name a team, requirement, level or project labelled `label` has here."""
+        return f"{label} {self.tag}" if self.tag else label
+
+    def requirement(
+        self,
+        label: str,
+        lifespan_days: int | None = 365,
+        *,
+        description: str = "",
+        by: str = "root",
+    ) -> UUID:
+        if label not in self.requirements:
+            with self.acting(by):
+                self.requirements[label] = self.compliance.create_requirement(
+                    self.named(label), description, lifespan_days
+                )
+        return self.requirements[label]
+
+    def level(
+        self,
+        label: str,
+        requirements: tuple[str, ...] = (),
+        *,
+        description: str = "",
+        by: str = "root",
+    ) -> UUID:
+        """A security level holding the requirements labelled `requirements` (made if new)."""
+        if label not in self.levels:
+            ids = [self.requirement(r, by=by) for r in requirements]
+            with self.acting(by):
+                self.levels[label] = self.compliance.create_level(
+                    self.named(label), description, ids
+                )
+        return self.levels[label]
+
+    def project(
+        self,
+        label: str,
+        level: str,
+        *,
+        parent: str | None = None,
+        allows_mixing: bool = False,
+        description: str = "",
+        by: str = "root",
+    ) -> UUID:
+        """A project at the security level labelled `level` (which must exist here)."""
+        if label not in self.projects:
+            with self.acting(by):
+                self.projects[label] = self.compliance.create_project(
+                    self.named(label),
+                    self.levels[level],
+                    description=description,
+                    parent_id=None if parent is None else self.projects[parent],
+                    allows_mixing=allows_mixing,
+                )
+        return self.projects[label]
+
+    def resource(self, label: str, kind: ResourceKind, project: str, *, by: str = "root") -> UUID:
+        """A resource (new ids for new labels: the vault's own do not exist yet), tagged
+        with the project labelled `project` by `by`."""
+        kind, resource_id = self.resources.setdefault(label, (kind, uuid4()))
+        with self.acting(by):
+            self.compliance.tag(kind, resource_id, self.projects[project])
+        return resource_id
 
     def register(self, label: str, name: str | None = None) -> UUID:
         """A new, deactivated account, registered by its owner."""

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.alerts import SEVERITIES
+from domain.certifications import MAX_LIFESPAN_DAYS
 
 
 class RulesFileError(ValueError):
@@ -47,6 +48,11 @@ class IpChange(Rule):
 
 
 @dataclass(frozen=True)
+class CertificationExpiring(Rule):
+    days: int = 30  # raised once per certification, when its expiry is this close
+
+
+@dataclass(frozen=True)
 class AlertRules:
     user_added: Rule = field(default_factory=lambda: Rule(severity="info"))
     state_changed: Rule = field(default_factory=lambda: Rule(severity="low"))
@@ -57,6 +63,13 @@ class AlertRules:
     outside_hours: OutsideHours = field(default_factory=lambda: OutsideHours(severity="low"))
     # A copy of the history left the store (`strongroom audit export`).
     history_exported: Rule = field(default_factory=lambda: Rule(severity="medium"))
+    certification_expiring: CertificationExpiring = field(
+        default_factory=lambda: CertificationExpiring(severity="low")
+    )
+    certification_expired: Rule = field(default_factory=lambda: Rule(severity="medium"))
+    member_non_compliant: Rule = field(default_factory=lambda: Rule(severity="high"))
+    project_parked: Rule = field(default_factory=lambda: Rule(severity="medium"))
+    project_unparked: Rule = field(default_factory=lambda: Rule(severity="low"))
 
     @classmethod
     def load(cls, path: Path | None) -> AlertRules:
@@ -104,6 +117,11 @@ def _override(path: Path, text: str, section: str, current: Rule, values: dict[s
         raise RulesFileError(
             f"{path}, line {_line_of(text, section, 'prefix')}: "
             f"[{section}] prefix must be between 1 and 32"
+        )
+    if isinstance(updated, CertificationExpiring) and updated.days > MAX_LIFESPAN_DAYS:
+        raise RulesFileError(
+            f"{path}, line {_line_of(text, section, 'days')}: "
+            f"[{section}] days must be at most {MAX_LIFESPAN_DAYS} (no certification lasts longer)"
         )
     return updated
 

@@ -10,11 +10,13 @@ position, so replaying a page after a crash raises nothing twice.
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from eventsourcing.persistence import IntegrityError as StoreIntegrityError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -30,10 +32,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from domain.alerts import SEVERITIES, Alert, severity_rank
+from domain.certifications import Certification, Requirement
 from domain.denials import DeniedAttempt
 from domain.envelope import SYSTEM_ROLE, AuditContext, acting_as
 from domain.exports import ForensicExport
 from domain.identity import Identity
+from domain.projects import Project
 from domain.users import User
 from projections.alert_rules import AlertRules
 from projections.identity import topics
@@ -77,6 +81,8 @@ class AlertRulesProcess(Process):
         )
         | topics(DeniedAttempt, "Recorded")
         | topics(ForensicExport, "Written")
+        | topics(Certification, "Certified", "Recertified", "Expired")
+        | topics(Project, "Parked", "Unparked", "MemberLapsed")
     )
 
     def __init__(self, app: Any, rules: AlertRules) -> None:
@@ -161,6 +167,8 @@ class AlertRulesProcess(Process):
                 f"{self._who(event.actor_id)}",
                 event,
             )
+        elif kind.startswith(("Certification.", "Project.")):
+            self._compliance(kind, event, position)
         if kind in (
             "User.SessionStarted",
             "User.RoleChanged",
@@ -168,6 +176,76 @@ class AlertRulesProcess(Process):
             "User.Deactivated",
         ):
             self._hours(conn, event, position)
+
+    def _compliance(self, kind: str, event: Any, position: int) -> None:
+        if self._recorded:
+            return  # no memory to keep: spare the loads the messages need
+        r = self.rules
+        if kind in ("Certification.Certified", "Certification.Recertified"):
+            # Certified already within the window: the expiry process's rounds only
+            # warn of certifications that enter it later (see `raise_expiring`).
+            rule = r.certification_expiring
+            if rule.enabled and in_expiry_window(event.expires_at, event.timestamp, rule.days):
+                held = _find(self.app, Certification, event.originator_id)
+                if held is not None:
+                    user_id = str(held.user_id)
+                    self._raise(
+                        "certification_expiring",
+                        position,
+                        EXPIRING,
+                        rule.severity,
+                        user_id,
+                        expiring_message(
+                            self._who(user_id),
+                            requirement_name(self.app, held.requirement_id),
+                            event.expires_at,
+                            rule.days,
+                        ),
+                        event,
+                    )
+        elif kind == "Certification.Expired" and r.certification_expired.enabled:
+            held = _find(self.app, Certification, event.originator_id)
+            if held is not None:
+                user_id = str(held.user_id)
+                self._raise(
+                    "certification_expired",
+                    position,
+                    "Certification expired",
+                    r.certification_expired.severity,
+                    user_id,
+                    f"{self._who(user_id)}: {requirement_name(self.app, held.requirement_id)} "
+                    f"certification expired {_moment(event.expired_at)}",
+                    event,
+                )
+        elif kind == "Project.MemberLapsed" and r.member_non_compliant.enabled:
+            user_id = str(event.user_id)
+            self._raise(
+                "member_non_compliant",
+                position,
+                "Member non-compliant",
+                r.member_non_compliant.severity,
+                user_id,
+                f"{self._who(user_id)} is not compliant in project "
+                f"{project_name(self.app, event.originator_id)}: {'; '.join(event.reasons)}",
+                event,
+            )
+        elif kind in ("Project.Parked", "Project.Unparked"):
+            parked = kind == "Project.Parked"
+            switch = r.project_parked if parked else r.project_unparked
+            if not switch.enabled:
+                return
+            name = project_name(self.app, event.originator_id)
+            what = f"parked: {event.reason}" if parked else "unparked: its grants are back"
+            self._raise(
+                "project_parked" if parked else "project_unparked",
+                position,
+                "Project parked" if parked else "Project unparked",
+                switch.severity,
+                f"project:{event.originator_id}",
+                f"project {name} {what} (by {self._who(event.actor_id)})",
+                event,
+                subject_name=f"project {name}",
+            )
 
     def _login(self, conn: Connection, event: Any, position: int, user_id: str) -> None:
         ip = event.client_ip
@@ -253,6 +331,8 @@ class AlertRulesProcess(Process):
         subject: str | None,
         message: str,
         event: Any,
+        *,
+        subject_name: str | None = None,
     ) -> None:
         if self._recorded:
             return
@@ -265,23 +345,13 @@ class AlertRulesProcess(Process):
                 subject=subject,
                 message=message,
                 source_actor=event.actor_id,
-                subject_name=self._who(subject),
+                subject_name=subject_name or self._who(subject),
                 actor_name=self._who(event.actor_id),
             )
         )
 
     def _who(self, ref: str | None) -> str | None:
-        """Who an id names, as officers read it: "Name <email>", or what the id says."""
-        if ref is None:
-            return None
-        if ref.startswith("ip:"):
-            return f"anonymous from {ref[3:]}"
-        try:
-            user_id = UUID(ref)
-        except ValueError:
-            return ref  # system:<rule>, anonymous
-        user = Identity(self.app).find(User, user_id)
-        return f"{user.name} <{user.email}>" if user is not None else ref
+        return who(self.app, ref)
 
     def after_page(self, conn: Connection, last_position: int) -> None:
         for alert in self._pending:
@@ -291,6 +361,107 @@ class AlertRulesProcess(Process):
             with acting_as(AuditContext.system(f"alert-rule:{alert['rule']}")):
                 self.outcome(Alert(**alert))
         self._pending = []
+
+
+def who(app: Any, ref: str | None) -> str | None:
+    """Who an id names, as officers read it: "Name <email>", or what the id says."""
+    if ref is None:
+        return None
+    if ref.startswith("ip:"):
+        return f"anonymous from {ref[3:]}"
+    try:
+        user_id = UUID(ref)
+    except ValueError:
+        return ref  # system:<rule>, anonymous
+    user = Identity(app).find(User, user_id)
+    return f"{user.name} <{user.email}>" if user is not None else ref
+
+
+def _find(app: Any, kind: type[Any], aggregate_id: UUID) -> Any:
+    return Identity(app).find(kind, aggregate_id)
+
+
+def requirement_name(app: Any, requirement_id: UUID) -> str:
+    found = _find(app, Requirement, requirement_id)
+    return found.name if found is not None else str(requirement_id)
+
+
+def project_name(app: Any, project_id: UUID) -> str:
+    found = _find(app, Project, project_id)
+    return found.name if found is not None else str(project_id)
+
+
+def _moment(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+# -- certification expiring: raised on the event, or by the expiry process's rounds ------
+
+EXPIRING = "Certification expiring"
+EXPIRING_RULE = "certification_expiring"
+
+
+def in_expiry_window(expires_at: datetime | None, at: datetime, days: int) -> bool:
+    """Whether a certification expiring at `expires_at` is, at `at`, live and due
+    within `days`."""
+    return expires_at is not None and at < expires_at <= at + timedelta(days=days)
+
+
+def expiring_message(person: str | None, requirement: str, expires_at: datetime, days: int) -> str:
+    return (
+        f"{person}: {requirement} certification expires {_moment(expires_at)} (within {days} days)"
+    )
+
+
+def raise_expiring(
+    app: Any, rules: AlertRules, certifications: Iterable[dict[str, Any]], now: datetime
+) -> int:
+    """Raise "Certification expiring" for each live certification that entered its window
+    since it began (`certifications`: rows of the compliance read model); how many.
+
+    One certified already within the window was warned of on its event by the rules
+    process; the two never overlap, so neither can record the other's alert. The
+    alert's id comes from the rule and the position that began the certification's
+    period: once per period, across rounds, restarts and racing processes.
+    """
+    rule = rules.certification_expiring
+    if not rule.enabled:
+        return 0
+    raised = 0
+    context = AuditContext.system(f"alert-rule:{EXPIRING_RULE}")
+    for held in certifications:
+        expires_at, begun = held["expires_at"], held["certified_at"]
+        if not in_expiry_window(expires_at, now, rule.days) or in_expiry_window(
+            expires_at, begun, rule.days
+        ):
+            continue
+        position = int(held["period_position"])
+        if Alert.create_id(EXPIRING_RULE, position) in app.repository:
+            continue
+        person = who(app, held["user_id"])
+        with acting_as(context):
+            alert = Alert(
+                EXPIRING_RULE,
+                position,
+                EXPIRING,
+                rule.severity,
+                held["user_id"],
+                expiring_message(
+                    person,
+                    requirement_name(app, UUID(held["requirement_id"])),
+                    expires_at,
+                    rule.days,
+                ),
+                context.actor_id,
+                subject_name=person,
+                actor_name=context.actor_id,
+            )
+            try:
+                app.save(alert)
+            except StoreIntegrityError:
+                continue  # another expiry process raised it first
+        raised += 1
+    return raised
 
 
 def _network(ip: str, prefix: int) -> str:

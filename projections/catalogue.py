@@ -15,6 +15,7 @@ from adapters.ledger.port import Ledger
 from domain.application import Strongroom
 from projections.alert_rules import AlertRules
 from projections.alerts import AlertRulesProcess, AlertsProjection
+from projections.compliance import ComplianceProjection
 from projections.identity import (
     DeniedProjection,
     ProfilesProjection,
@@ -32,6 +33,7 @@ def all_projections(app: Strongroom, rules: AlertRules) -> list[Projection]:
         SessionsProjection(),
         DeniedProjection(),
         ProfilesProjection(),
+        ComplianceProjection(),
         AlertRulesProcess(app, rules),
         AlertsProjection(),
     ]

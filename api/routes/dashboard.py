@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.engine import Connection
 
 from adapters.bootstrap import System
 from api.deps import AlertUseCases, CurrentPrincipal, CurrentSystem
@@ -19,6 +21,7 @@ from api.schemas import AlertOut, ProjectionOut, error_responses
 from audit_queries.export import Manifest
 from domain.audit_access import AuditAction
 from projections.alerts import alerts, open_by_severity
+from projections.compliance import certification_listing, non_compliant_members
 from projections.identity import denied, sessions, team_members, teams, users
 
 router = APIRouter(tags=["dashboard"])
@@ -68,6 +71,36 @@ FORENSIC_ACTIVITY = {
 }
 
 
+class CertificationDue(BaseModel):
+    user_id: str
+    email: str | None
+    name: str | None
+    requirement: str
+    expires_at: datetime | None
+
+
+class CertificationsOut(BaseModel):
+    within_days: int  # "expiring" means within this many days (the alert rule's window)
+    expiring: list[CertificationDue]  # soonest first
+    expired: list[CertificationDue]  # most recent first, not re-certified since
+    expiring_total: int
+    expired_total: int
+
+
+class NonCompliantMember(BaseModel):
+    project_id: str
+    project: str
+    user_id: str
+    email: str | None
+    name: str | None
+    reason: str | None
+    since: datetime | None
+
+
+# Each compliance panel shows at most this many rows (the totals say how many there are).
+PANEL_ROWS = 50
+
+
 class Dashboard(BaseModel):
     generated_at: datetime
     open_alerts: dict[str, int]
@@ -78,9 +111,9 @@ class Dashboard(BaseModel):
     projection_lag: dict[str, int]
     projections: list[ProjectionOut]
     forensics: ForensicsOut
-    # Filled in as their capabilities land (compliance, vault, VMs).
-    certifications: None = None
-    non_compliant: None = None
+    certifications: CertificationsOut
+    non_compliant: list[NonCompliantMember]  # longest-standing first
+    # Filled in as their capabilities land (vault, VMs).
     storage_used: None = None
     vms_running: None = None
 
@@ -126,6 +159,8 @@ def summary(
         )
         team_rows = conn.execute(select(teams).order_by(teams.c.name)).all()
         denied_page = refusals_with_names(conn, recent_denied)
+        certifications = certification_panel(conn, now, system.rules.certification_expiring.days)
+        lapsed = non_compliant_members(conn)
     total, active, locked = people[0] or 0, people[1] or 0, people[2] or 0
     projections = projection_states(system)
     return Dashboard(
@@ -153,6 +188,32 @@ def summary(
         projection_lag={p.name: p.lag for p in projections},
         projections=projections,
         forensics=forensic_activity(system),
+        certifications=certifications,
+        non_compliant=[NonCompliantMember(**m) for m in lapsed[:PANEL_ROWS]],
+    )
+
+
+def certification_panel(conn: Connection, now: datetime, days: int) -> CertificationsOut:
+    """Live certifications expiring within `days`, and those whose expiry has passed."""
+    expiring = certification_listing(conn, expiring_before=now + timedelta(days=days), now=now)
+    expired = [c for c in certification_listing(conn, now=now) if c["state"] == "expired"]
+    expired.reverse()  # the listing is soonest expiry first
+
+    def due(c: dict[str, Any]) -> CertificationDue:
+        return CertificationDue(
+            user_id=c["user_id"],
+            email=c["email"],
+            name=c["name"],
+            requirement=c["requirement"],
+            expires_at=c["expires_at"],
+        )
+
+    return CertificationsOut(
+        within_days=days,
+        expiring=[due(c) for c in expiring[:PANEL_ROWS]],
+        expired=[due(c) for c in expired[:PANEL_ROWS]],
+        expiring_total=len(expiring),
+        expired_total=len(expired),
     )
 
 
