@@ -61,7 +61,7 @@ RECORDED_AT = "$.timestamp._data_"
 # The columns extractions may set, and what each is when none does.
 EXTRACTED = [*TARGET_COLUMNS, "bytes", "target", "outcome", "reason"]
 # The aggregate types that are themselves a target: their id fills the column.
-AGGREGATE_TARGETS: dict[str, str] = {"User": "user_id", "Team": "team_id"}
+AGGREGATE_TARGETS: dict[str, str] = {"User": "user_id", "Team": "team_id", "Project": "project_id"}
 
 
 # JSON paths read from every event, parsed once per event into the list `fields`.
@@ -145,18 +145,32 @@ def _quoted(text: str) -> str:
 
 # -- identity and logins ---------------------------------------------------------
 
-# A refusal names its target as recorded: a user's id, an email, "team:<id>", "alert:<id>".
+# A refusal names its target as recorded: a user's id, an email, "team:<id>", "alert:<id>",
+# "project:<id>", a tagged resource ("file:<id>", "vm:<id>"), or a placement of one
+# into another ("file:<id> -> folder:<id>": the first is what was acted on).
 _REFUSAL_TARGET = text_at("target")
+
+
+def _refused(kind: str) -> str:
+    """The id in a refusal's target "<kind>:<id>" (or "<kind>:<id> -> ..."), else NULL."""
+    acted_on = f"split_part({_REFUSAL_TARGET}, ' -> ', 1)"
+    return (
+        f"CASE WHEN starts_with({_REFUSAL_TARGET}, '{kind}:') "
+        f"THEN {uuid_of(f'substr({acted_on}, {len(kind) + 2})')} END"
+    )
+
+
 extract(
     "domain.denials:DeniedAttempt.Recorded",
     outcome="'denied'",
     reason=text_at("reason"),
     target=_REFUSAL_TARGET,
     user_id=uuid_of(_REFUSAL_TARGET),
-    team_id=(
-        f"CASE WHEN starts_with({_REFUSAL_TARGET}, 'team:') "
-        f"THEN {uuid_of(f'substr({_REFUSAL_TARGET}, 6)')} END"
-    ),
+    team_id=_refused("team"),
+    project_id=_refused("project"),
+    file_id=_refused("file"),
+    group_id=_refused("group"),
+    vm_id=_refused("vm"),
 )
 extract(
     "domain.throttling:ThrottledRequests.Counted",
@@ -208,3 +222,39 @@ extract("domain.reports:ComplianceReport.Generated", target=text_at("name"))
 extract("domain.exports:ExportRead.Recorded", target=text_at("path"))
 extract("domain.tokens:AccessToken.Revoked", reason=text_at("reason"))
 extract("domain.tokens:TokenUse.Used", target=text_at("route"))
+
+# -- compliance: certifications, projects and the project tags on resources ----------------
+
+# A Project's own events fill project_id with the aggregate (AGGREGATE_TARGETS), and the
+# person a membership event is about is its `user_id` field; the tags' events name the
+# project in theirs. What one event does not carry stays NULL rather than being guessed:
+# a certification's person and requirement are in its Certification.Certified only, a
+# tagged resource in its ResourceTags.Opened only, a UserProjects index's person in its
+# Opened only. The views `certifications`, `project_tags` and `project_membership` join
+# them by aggregate_id (audit_queries/views.py).
+
+# Why a certification was withdrawn, a member removed, a project parked.
+extract(
+    "domain.certifications:Certification.Decertified",
+    "domain.projects:Project.MemberRemoved",
+    "domain.projects:Project.Parked",
+    reason=text_at("reason"),
+)
+# Every requirement a lapsed member lacks, joined as the project records it ("; ").
+extract(
+    "domain.projects:Project.MemberLapsed",
+    reason=(
+        f"array_to_string(TRY_CAST(TRY_CAST({text_at('reasons')} AS JSON) AS VARCHAR[]), '; ')"
+    ),
+)
+# The resource a tag list belongs to, in the column of its kind and as "<kind>:<id>" in
+# `target` (the form a refused tagging names it by). A vault folder has no column of its
+# own (yet): it is in `target` only.
+_TAGGED_KIND, _TAGGED = text_at("kind"), uuid_at("resource_id")
+extract(
+    "domain.projects:ResourceTags.Opened",
+    target=f"{_TAGGED_KIND} || ':' || {_TAGGED}",
+    file_id=f"CASE WHEN {_TAGGED_KIND} = 'file' THEN {_TAGGED} END",
+    group_id=f"CASE WHEN {_TAGGED_KIND} = 'group' THEN {_TAGGED} END",
+    vm_id=f"CASE WHEN {_TAGGED_KIND} = 'vm' THEN {_TAGGED} END",
+)

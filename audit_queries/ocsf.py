@@ -65,7 +65,7 @@ except PackageNotFoundError:  # run from a checkout that was never installed
     PRODUCT_VERSION = "unknown"
 LOG_NAME = "notification-log"
 # The views the `ocsf` view reads (audit_queries/views.py).
-REQUIRES = ("events", "people", "teams")
+REQUIRES = ("events", "people", "teams", "requirements", "projects")
 
 Format = Literal["parquet", "jsonl"]
 FORMATS: tuple[Format, ...] = ("parquet", "jsonl")
@@ -281,7 +281,12 @@ class Lookup:
 FIELDS: dict[str, tuple[str, str]] = {
     "subject_uid": ("VARCHAR", "user_id"),  # whose account: a user id ...
     "subject_login": ("VARCHAR", "NULL"),  # ... or the email someone typed
-    "group_uid": ("VARCHAR", "team_id"),
+    "group_uid": ("VARCHAR", "team_id"),  # a team, or a project (group_type 'Project')
+    "group_type": ("VARCHAR", "'Team'"),
+    # What a record names by name (see LABELS): the requirement, and the project.
+    "requirement_uid": ("VARCHAR", "NULL"),
+    "project_uid": ("VARCHAR", "project_id"),
+    # Worked out after the names are found, so it may use LABELS (a requirement's name).
     "privileges": ("VARCHAR[]", "NULL"),
     "operation": ("VARCHAR", "NULL"),  # API Activity's api.operation
     "resources": ("STRUCT(uid VARCHAR, name VARCHAR, type VARCHAR)[]", "NULL"),
@@ -302,6 +307,18 @@ FIELDS: dict[str, tuple[str, str]] = {
     "end_time": ("BIGINT", "NULL"),
     "src_name": ("VARCHAR", "NULL"),
     "failed": ("BOOLEAN", "outcome = 'denied'"),  # the status: Failure, else Success
+}
+# Fields worked out with the record's names (LABELS), not before them.
+LATE_FIELDS = ("privileges",)
+# The names a record's message and late fields may use, found by id in the views:
+# who it is about and who acted (by email), the team or project, the requirement.
+LABELS = {
+    "subject": "subject_label",
+    "actor": "actor_label",
+    "team": "group_label",
+    "project": "project_label",
+    "level": "project_level",
+    "requirement": "requirement_label",
 }
 
 
@@ -396,10 +413,10 @@ def _resource(uid: str = "NULL", name: str = "NULL", type: str = "NULL") -> str:
 
 
 def _say(template: str, **values: str) -> str:
-    """A message: text with {placeholders}. `subject`, `actor` and `team` are who the
-    record is about, who acted, and the team, by email or name; `values` gives SQL
-    for others; any other placeholder is that payload field."""
-    known = {"subject": "subject_label", "actor": "actor_label", "team": "group_label", **values}
+    """A message: text with {placeholders}. LABELS' (`subject`, `actor`, `team`,
+    `project`, `level`, `requirement`) are who or what the record is about, by email
+    or name; `values` gives SQL for others; any other placeholder is that payload field."""
+    known = {**LABELS, **values}
     pieces = []
     for i, piece in enumerate(re.split(r"\{(\w+)\}", template)):
         if i % 2:
@@ -431,6 +448,10 @@ ACTION_VERBS: dict[str, Activity] = {
         ["update", "activate", "deactivate", "unlock", "change", "set", "add", "remove"], UPDATE
     ),
     **dict.fromkeys(["assign", "acknowledge", "resolve", "revoke"], UPDATE),
+    # compliance (domain/compliance_access.py): a key released is data read
+    **dict.fromkeys(["certify", "decertify", "manage", "park", "unpark", "tag", "untag"], UPDATE),
+    "place": UPDATE,
+    "release": READ,
 }
 
 
@@ -455,15 +476,18 @@ _FINDING = {
     "status_detail": f"NULLIF({_text('note')}, '')",
 }
 _TARGET = _text("target")
-# A refusal's target as a resource: "team:<id>" and the like, or a bare id or email.
-_TARGET_KIND = f"split_part({_TARGET}, ':', 1)"
-_TARGET_ID = f"substr({_TARGET}, length({_TARGET_KIND}) + 2)"
-_REFUSED_RESOURCE = (
-    f"CASE WHEN {_TARGET} IS NULL THEN NULL "
-    f"WHEN regexp_full_match({_TARGET}, '[a-z-]+:.+') "
-    f"THEN [{_resource(uid=_TARGET_ID, type=_TARGET_KIND)}] "
-    f"ELSE [{_resource(uid=_TARGET, type=_lit('user'))}] END"
+# A refusal's target as resources: "team:<id>" and the like, a bare id or email (a
+# person), a word naming what it guards ("security-levels"), or a placement of one
+# resource into another ("file:<id> -> folder:<id>"): both.
+_KIND = "split_part(t, ':', 1)"
+_ONE_TARGET = (
+    "CASE WHEN regexp_full_match(t, '[a-z-]+:.+') "
+    f"THEN {_resource(uid=f'substr(t, length({_KIND}) + 2)', type=_KIND)} "
+    "WHEN regexp_full_match(t, '[a-z-]+') "
+    f"THEN {_resource(name='t')} "
+    f"ELSE {_resource(uid='t', type=_lit('user'))} END"
 )
+_REFUSED_RESOURCE = f"list_transform(string_split({_TARGET}, ' -> '), lambda t: {_ONE_TARGET})"
 
 
 def _entity(kind: str, name: str, data: str) -> dict[str, str]:
@@ -905,6 +929,302 @@ register(
     born={"Session.Started", "Alert.Raised", "AccessToken.Created", "SavedQuery.Created"},
 )
 
+# -- compliance: requirements, levels, certifications, projects, tags ------------------------
+
+# A certification is a person's standing for one requirement, which project access
+# depends on: User Access Management, the requirement (by name) as the privilege.
+# Its person and requirement are in its first event (Certification.Certified) only.
+_CERTIFIED = {"requirement_uid": _uuid("requirement_id"), "privileges": "[requirement_label]"}
+_CERTIFICATION = {
+    "subject_uid": "born_user_id",
+    "requirement_uid": _uuid("requirement_id", "born_payload"),
+    "privileges": "[requirement_label]",
+}
+_UNTIL = f"coalesce('until ' || {_text('expires_at._data_')}, 'with no expiry')"
+# A project's members are a group of it (Group Management, group type Project); what a
+# compliant member holds there is the project's data, as their restrictions allow.
+PROJECT_DATA = "project-data"
+_MEMBER = {"group_uid": "project_id", "group_type": "'Project'"}
+_PROJECT_DATA = {**_MEMBER, "privileges": f"[{_lit(PROJECT_DATA)}]"}
+# A restriction ("cannot-download") takes away the privilege it names ("download").
+_RESTRICTED = f"list_transform({_GAINED}, lambda r: replace(r, 'cannot-', ''))"
+_UNRESTRICTED = f"list_transform({_LOST}, lambda r: replace(r, 'cannot-', ''))"
+
+
+def _listed(path: str) -> str:
+    """A stored list of text, for a message: "a, b", or "none"."""
+    return f"coalesce(NULLIF(array_to_string({_strings(path)}, ', '), ''), 'none')"
+
+
+# A tag list's resource (kind and id) is in its first event (ResourceTags.Opened) only.
+_TAGGED_KIND = _text("kind", "born_payload")
+_TAGGED_ID = _uuid("resource_id", "born_payload")
+
+
+def _tag(change: str) -> dict[str, str]:
+    """The tagged resource as the entity; the tag put on or taken off as its data."""
+    return {
+        "entity_uid": _TAGGED_ID,
+        "entity_type": _TAGGED_KIND,
+        "entity_data": f"CAST(json_object('tag', {_lit(change)}, 'project_id', project_id) "
+        "AS VARCHAR)",
+    }
+
+
+def _project(data: str) -> dict[str, str]:
+    return _entity("Project", _text("name", "born_payload"), data)
+
+
+def _uuids(path: str) -> str:
+    """A stored list of UUIDs as canonical text (VARCHAR[])."""
+    found = f"CAST(json_extract_string(payload, {_lit('$.' + path + '[*]._data_')}) AS VARCHAR[])"
+    return f"list_transform({found}, lambda u: CAST(TRY_CAST(u AS UUID) AS VARCHAR))"
+
+
+_REQUIREMENT_FACTS = (
+    "CAST(json_object('description', payload->'$.description', "
+    "'lifespan_days', payload->'$.lifespan_days') AS VARCHAR)"
+)
+_LEVEL_CHANGE = (
+    f"CAST(json_object('requirement_id', {_uuid('requirement_id')}, "
+    f"'projects_affected', {_uuids('projects_affected')}) AS VARCHAR)"
+)
+_AFFECTED = "json_array_length(payload, '$.projects_affected')"
+_LIFESPAN_BEFORE, _LIFESPAN_AFTER = _text("before.lifespan_days"), _text("after.lifespan_days")
+_BOOKKEEPING = "{}: bookkeeping, not an action"
+
+register(
+    Rule(
+        "Requirement.Created",
+        ENTITY_MANAGEMENT,
+        CREATE,
+        message=_say("{actor} created the security requirement {name}"),
+        fields=_entity("Security Requirement", _text("name"), _REQUIREMENT_FACTS),
+    ),
+    Rule(
+        "Requirement.Changed",
+        ENTITY_MANAGEMENT,
+        UPDATE,
+        message=_say(
+            "{actor} changed the {what} of the security requirement {name}",
+            name=_text("name", "born_payload"),
+            what=f"CASE WHEN {_LIFESPAN_BEFORE} IS DISTINCT FROM {_LIFESPAN_AFTER} "
+            f"THEN concat('lifespan (', coalesce({_LIFESPAN_BEFORE}, 'none'), ' to ', "
+            f"coalesce({_LIFESPAN_AFTER}, 'none'), ' days)') ELSE 'description' END",
+        ),
+        fields=_entity(
+            "Security Requirement",
+            _text("name", "born_payload"),
+            "CAST(json_extract(payload, '$.after') AS VARCHAR)",
+        ),
+    ),
+    Rule(
+        "SecurityLevel.Created",
+        ENTITY_MANAGEMENT,
+        CREATE,
+        message=_say(
+            "{actor} created the security level {name} (requirements: {count})",
+            count="json_array_length(payload, '$.requirement_ids')",
+        ),
+        fields=_entity(
+            "Security Level",
+            _text("name"),
+            f"CAST(json_object('requirement_ids', {_uuids('requirement_ids')}) AS VARCHAR)",
+        ),
+    ),
+    Rule(
+        "SecurityLevel.RequirementAdded",
+        ENTITY_MANAGEMENT,
+        UPDATE,
+        message=_say(
+            "{actor} added the requirement {requirement} to the security level {name} "
+            "(projects affected: {affected})",
+            name=_text("name", "born_payload"),
+            affected=_AFFECTED,
+        ),
+        fields={
+            **_entity("Security Level", _text("name", "born_payload"), _LEVEL_CHANGE),
+            "requirement_uid": _uuid("requirement_id"),
+        },
+    ),
+    Rule(
+        "SecurityLevel.RequirementRemoved",
+        ENTITY_MANAGEMENT,
+        UPDATE,
+        message=_say(
+            "{actor} removed the requirement {requirement} from the security level {name} "
+            "(projects weakened, as acknowledged: {affected})",
+            name=_text("name", "born_payload"),
+            affected=_AFFECTED,
+        ),
+        fields={
+            **_entity("Security Level", _text("name", "born_payload"), _LEVEL_CHANGE),
+            "requirement_uid": _uuid("requirement_id"),
+        },
+    ),
+    Rule(
+        "Certification.Certified",
+        USER_ACCESS,
+        ASSIGN_PRIVILEGES,
+        message=_say("{actor} certified {subject} for {requirement} {until}", until=_UNTIL),
+        fields=_CERTIFIED,
+    ),
+    Rule(
+        "Certification.Recertified",
+        USER_ACCESS,
+        ASSIGN_PRIVILEGES,
+        message=_say("{actor} re-certified {subject} for {requirement} {until}", until=_UNTIL),
+        fields=_CERTIFICATION,
+    ),
+    Rule(
+        "Certification.Decertified",
+        USER_ACCESS,
+        REVOKE_PRIVILEGES,
+        message=_say("{actor} withdrew the {requirement} certification of {subject}: {reason}"),
+        fields={**_CERTIFICATION, "status_detail": _text("reason")},
+    ),
+    Rule(
+        "Certification.Expired",
+        USER_ACCESS,
+        REVOKE_PRIVILEGES,
+        message=_say(
+            "the {requirement} certification of {subject} expired at {at}",
+            at=_text("expired_at._data_"),
+        ),
+        fields={**_CERTIFICATION, "status_detail": "'expired'"},
+    ),
+    # OCSF 1.1.0's Group Management needs a member or privileges, which a new project
+    # has neither of: creating one, and parking it, are Entity Management.
+    Rule(
+        "Project.Created",
+        ENTITY_MANAGEMENT,
+        CREATE,
+        message=_say("{actor} created the project {name} (security level {level})"),
+        fields=_project(
+            "CAST(json_object('description', payload->'$.description', "
+            f"'security_level_id', {_uuid('security_level_id')}, "
+            f"'parent_id', {_uuid('parent_id')}, "
+            "'allows_mixing', payload->'$.allows_mixing') AS VARCHAR)"
+        ),
+    ),
+    Rule(
+        "Project.Parked",
+        ENTITY_MANAGEMENT,
+        # It grants nothing until unparked; 1.1.0's Entity Management has only CRUD.
+        Activity(99, "Park"),
+        message=_say("{actor} parked the project {project}: {reason}"),
+        fields={**_project("NULL"), "status_detail": _text("reason")},
+    ),
+    Rule(
+        "Project.Unparked",
+        ENTITY_MANAGEMENT,
+        Activity(99, "Unpark"),
+        message=_say("{actor} unparked the project {project}"),
+        fields=_project("NULL"),
+    ),
+    Rule(
+        "Project.MemberAdded",
+        GROUP_MANAGEMENT,
+        ADD_USER,
+        message=_say(
+            "{subject} added to project {project} (restrictions: {restrictions})",
+            restrictions=_listed("restrictions"),
+        ),
+        fields=_MEMBER,
+    ),
+    Rule(
+        "Project.MemberRemoved",
+        GROUP_MANAGEMENT,
+        REMOVE_USER,
+        message=_say("{subject} removed from project {project}: {reason}"),
+        fields={**_MEMBER, "status_detail": _text("reason")},
+    ),
+    Rule(
+        "Project.RestrictionsChanged",
+        GROUP_MANAGEMENT,
+        # A new restriction revokes what it names; a lifted one gives it back.
+        Pick(((f"len({_GAINED}) > 0", REVOKE_PRIVILEGES),), ASSIGN_PRIVILEGES),
+        message=_say(
+            "restrictions of {subject} in project {project} changed from {was} to {now}",
+            was=_listed("before"),
+            now=_listed("after"),
+        ),
+        fields={
+            **_MEMBER,
+            "privileges": f"CASE WHEN len({_GAINED}) > 0 THEN {_RESTRICTED} "
+            f"ELSE {_UNRESTRICTED} END",
+        },
+    ),
+    Rule(
+        "Project.MemberLapsed",
+        GROUP_MANAGEMENT,
+        # Recorded by the compliance rules when a requirement stops being met.
+        REVOKE_PRIVILEGES,
+        message=_say("{subject} no longer compliant in project {project}: {why}", why="reason"),
+        fields={**_PROJECT_DATA, "status_detail": "reason"},
+    ),
+    Rule(
+        "Project.MemberRestored",
+        GROUP_MANAGEMENT,
+        ASSIGN_PRIVILEGES,
+        message=_say("{subject} compliant again in project {project}"),
+        fields=_PROJECT_DATA,
+    ),
+    Rule(
+        "ResourceTags.Tagged",
+        ENTITY_MANAGEMENT,
+        UPDATE,
+        message=_say(
+            "{actor} tagged {kind} {resource} with project {project}",
+            kind=_TAGGED_KIND,
+            resource=_TAGGED_ID,
+        ),
+        fields=_tag("added"),
+    ),
+    Rule(
+        "ResourceTags.Untagged",
+        ENTITY_MANAGEMENT,
+        UPDATE,
+        message=_say(
+            "{actor} removed the tag of project {project} from {kind} {resource}",
+            kind=_TAGGED_KIND,
+            resource=_TAGGED_ID,
+        ),
+        fields=_tag("removed"),
+    ),
+    Excluded(
+        "ResourceTags.Opened",
+        _BOOKKEEPING.format("a resource's list of tags, saved with its first ResourceTags.Tagged"),
+    ),
+    Excluded("UserProjects.Joined", _MIRROR.format("Project.MemberAdded")),
+    Excluded("UserProjects.Left", _MIRROR.format("Project.MemberRemoved")),
+    Excluded(
+        "UserProjects.Opened",
+        _BOOKKEEPING.format(
+            "a person's list of projects, saved with their first Project.MemberAdded"
+        ),
+    ),
+    Excluded(
+        "LevelProjects.Opened",
+        _BOOKKEEPING.format("a level's list of projects, saved with its first Project.Created"),
+    ),
+    Excluded(
+        "LevelProjects.Assigned",
+        _BOOKKEEPING.format("a level's list of projects, saved with Project.Created"),
+    ),
+    Excluded(
+        "UniqueName.Claimed",
+        _INDEX.format("Requirement.Created, SecurityLevel.Created and Project.Created"),
+    ),
+    born={
+        "Certification.Certified",
+        "Project.Created",
+        "Requirement.Created",
+        "ResourceTags.Opened",
+        "SecurityLevel.Created",
+    },
+)
+
 # Anything unmapped: OCSF's Base Event, named by its event type (see the module doc).
 FALLBACK = Rule("*", BASE_EVENT, OTHER)
 
@@ -971,12 +1291,15 @@ def ocsf_view_sql() -> str:
     """The SELECT of the `ocsf` view, over `events`, `people` and `teams` (views.py)."""
     rules = [*RULES, FALLBACK]
     born = ", ".join(_lit(t) for t in sorted(BORN)) or "NULL"
-    fields = []
+    fields, late = [], {}
     for name, (sql_type, default) in FIELDS.items():
         setters = [(i, r.fields[name]) for i, r in enumerate(rules) if name in r.fields]
         whens = " ".join(f"WHEN {i} THEN {expression}" for i, expression in setters)
         value = f"CASE rule {whens} ELSE {default} END" if setters else default
-        fields.append(f"CAST({value} AS {sql_type}) AS {name}")
+        if name in LATE_FIELDS:
+            late[name] = f"CAST({value} AS {sql_type})"
+        else:
+            fields.append(f"CAST({value} AS {sql_type}) AS {name}")
     severity = _case(
         rules,
         lambda r: str(int(r.severity)) if isinstance(r.severity, Severity) else r.severity.sql,
@@ -1023,10 +1346,12 @@ labelled AS (
         coalesce(m.subject_uid, by_login.user_id) AS subject_user_uid,
         coalesce(subject.email, by_login.email, m.subject_login) AS subject_email,
         coalesce(subject.name, by_login.name) AS subject_name,
-        actor.name AS actor_name, t.name AS group_name,
+        actor.name AS actor_name, coalesce(t.name, group_project.name) AS group_name,
         coalesce(subject.email, by_login.email, m.subject_login, m.subject_uid) AS subject_label,
         coalesce(m.actor_email, m.actor_id) AS actor_label,
-        coalesce(t.name, m.group_uid) AS group_label,
+        coalesce(t.name, group_project.name, m.group_uid) AS group_label,
+        coalesce(p.name, m.project_uid) AS project_label, p.security_level AS project_level,
+        coalesce(rq.name, m.requirement_uid) AS requirement_label,
         CASE WHEN regexp_full_match(m.client_ip, {_IP}) THEN m.client_ip END AS ip,
         CASE WHEN regexp_full_match(m.proxy_ip, {_IP}) THEN m.proxy_ip END AS via_ip
     FROM mapped m
@@ -1035,6 +1360,10 @@ labelled AS (
             ON m.subject_uid IS NULL AND lower(by_login.email) = lower(m.subject_login)
         LEFT JOIN people actor ON actor.user_id = m.actor_id
         LEFT JOIN teams t ON t.team_id = m.group_uid
+        LEFT JOIN projects p ON p.project_id = m.project_uid
+        LEFT JOIN projects group_project
+            ON m.group_type = 'Project' AND group_project.project_id = m.group_uid
+        LEFT JOIN requirements rq ON rq.requirement_id = m.requirement_uid
 )
 SELECT
     position,
@@ -1093,8 +1422,9 @@ SELECT
         'email_addr': {_email_or_null("subject_email")}
     }} END AS "user",
     CASE WHEN class_uid IN ({_objects_of("group")}) AND group_uid IS NOT NULL
-        THEN {{'uid': group_uid, 'name': group_name, 'type': 'Team'}} END AS "group",
-    CASE WHEN class_uid IN ({_objects_of("privileges")}) THEN privileges END AS privileges,
+        THEN {{'uid': group_uid, 'name': group_name, 'type': group_type}} END AS "group",
+    CASE WHEN class_uid IN ({_objects_of("privileges")}) THEN {late["privileges"]} END
+        AS privileges,
     CASE WHEN class_uid IN ({_objects_of("api")}) THEN {{
         'operation': coalesce(operation, event_type),
         'request': {{'uid': request_id}}

@@ -4,7 +4,9 @@
 acting person's email; the others are the questions officers ask most, already
 joined with people's emails and teams' names, so "who" is never a bare id.
 A capability adds its views here (`file_access`, `vm_sessions`, …) with
-`view(name, sql, doc)`; they are created in the order they are declared.
+`view(name, sql, doc)`; they are created in the order they are declared (a view
+may use the ones before it). A view `<kind>s` with `<kind>_id` and `name` (`projects`)
+also names that kind of target in the canned questions' answers.
 """
 
 from __future__ import annotations
@@ -137,6 +139,125 @@ view(
     ) s ON s.aggregate_id = r.aggregate_id
     WHERE r.event_type = 'Alert.Raised'""",
     "Every alert raised, with its current status, who changed it last, and the note.",
+)
+
+
+# -- compliance: requirements, levels, certifications, projects, tags ---------------------
+
+
+def _uuid(path: str, alias: str = "e") -> str:
+    """A stored UUID field as canonical text ({"_type_": "uuid_hex", "_data_": ...})."""
+    return f"CAST(TRY_CAST({alias}.payload->>'$.{path}._data_' AS UUID) AS VARCHAR)"
+
+
+def _time(path: str, alias: str = "e") -> str:
+    """A stored datetime field ({"_type_": "datetime_iso", "_data_": ...})."""
+    return f"TRY_CAST({alias}.payload->>'$.{path}._data_' AS TIMESTAMPTZ)"
+
+
+def _list(path: str, alias: str = "e") -> str:
+    """A stored list of text as VARCHAR[]."""
+    return f"CAST({alias}.payload->'$.{path}' AS VARCHAR[])"
+
+
+view(
+    "requirements",
+    f"""SELECT c.aggregate_id AS requirement_id, c.payload->>'$.name' AS name,
+        coalesce(l.payload->>'$.after.description', c.payload->>'$.description')
+            AS description,
+        TRY_CAST(CASE WHEN l.aggregate_id IS NULL THEN c.payload->>'$.lifespan_days'
+            ELSE l.payload->>'$.after.lifespan_days' END AS INTEGER) AS lifespan_days,
+        c.recorded_at AS created_at
+    FROM {BASE} c LEFT JOIN (
+        SELECT aggregate_id, payload FROM {BASE} WHERE event_type = 'Requirement.Changed'
+        QUALIFY row_number() OVER (PARTITION BY aggregate_id ORDER BY position DESC) = 1
+    ) l ON l.aggregate_id = c.aggregate_id
+    WHERE c.event_type = 'Requirement.Created'""",
+    "Every security requirement: requirement_id, name, description and lifespan_days "
+    "(as last changed; NULL: no limit), created_at.",
+)
+view(
+    "security_levels",
+    f"""SELECT aggregate_id AS security_level_id, payload->>'$.name' AS name,
+        recorded_at AS created_at
+    FROM {BASE} WHERE event_type = 'SecurityLevel.Created'""",
+    "Every security level: security_level_id, name, created_at.",
+)
+view(
+    "projects",
+    f"""SELECT e.aggregate_id AS project_id, e.payload->>'$.name' AS name,
+        {_uuid("security_level_id")} AS security_level_id, l.name AS security_level,
+        {_uuid("parent_id")} AS parent_id,
+        CAST(e.payload->>'$.allows_mixing' AS BOOLEAN) AS allows_mixing,
+        e.recorded_at AS created_at
+    FROM {BASE} e LEFT JOIN security_levels l
+        ON l.security_level_id = {_uuid("security_level_id")}
+    WHERE e.event_type = 'Project.Created'""",
+    "Every project: project_id, name, its security level (id and name), parent_id (a "
+    "sub-project's parent), allows_mixing, created_at.",
+)
+view(
+    "certifications",
+    f"""SELECT e.position, e.recorded_at, e.day, e.aggregate_id AS certification_id,
+        c.user_id, p.email, c.requirement_id, r.name AS requirement,
+        CASE e.event_type WHEN 'Certification.Certified' THEN 'certified'
+            WHEN 'Certification.Recertified' THEN 'recertified'
+            WHEN 'Certification.Decertified' THEN 'decertified' ELSE 'expired' END AS change,
+        CASE WHEN e.event_type = 'Certification.Expired' THEN {_time("expired_at")}
+            ELSE {_time("expires_at")} END AS expires_at,
+        e.reason, e.actor_id, a.email AS actor_email
+    FROM {BASE} e LEFT JOIN (
+        SELECT aggregate_id, user_id, {_uuid("requirement_id", "f")} AS requirement_id
+        FROM {BASE} f WHERE event_type = 'Certification.Certified'
+    ) c ON c.aggregate_id = e.aggregate_id
+        LEFT JOIN people p ON p.user_id = c.user_id
+        LEFT JOIN requirements r ON r.requirement_id = c.requirement_id
+        LEFT JOIN people a ON a.user_id = e.actor_id
+    WHERE e.aggregate_type = 'Certification'""",
+    "Every certification event: whose (user_id, email), which requirement (id, name), the "
+    "change (certified, recertified, decertified, expired), expires_at (the new expiry; "
+    "NULL: none; for expired, the expiry that passed), the reason a certification was "
+    "withdrawn, and who acted (the expiry process: system:certification-expiry).",
+)
+view(
+    "project_membership",
+    f"""SELECT e.position, e.recorded_at, e.day, e.project_id, j.name AS project, e.user_id,
+        p.email,
+        CASE e.event_type WHEN 'Project.MemberAdded' THEN 'added'
+            WHEN 'Project.MemberRemoved' THEN 'removed'
+            WHEN 'Project.RestrictionsChanged' THEN 'restrictions changed'
+            WHEN 'Project.MemberLapsed' THEN 'lapsed' WHEN 'Project.MemberRestored' THEN 'restored'
+            WHEN 'Project.Parked' THEN 'parked' ELSE 'unparked' END AS change,
+        CASE e.event_type WHEN 'Project.RestrictionsChanged' THEN {_list("before")} END
+            AS restrictions_before,
+        CASE e.event_type WHEN 'Project.MemberAdded' THEN {_list("restrictions")}
+            WHEN 'Project.RestrictionsChanged' THEN {_list("after")} END AS restrictions,
+        e.reason, e.actor_id, a.email AS actor_email
+    FROM {BASE} e LEFT JOIN projects j ON j.project_id = e.project_id
+        LEFT JOIN people p ON p.user_id = e.user_id
+        LEFT JOIN people a ON a.user_id = e.actor_id
+    WHERE e.event_type IN ('Project.MemberAdded', 'Project.MemberRemoved',
+        'Project.RestrictionsChanged', 'Project.MemberLapsed', 'Project.MemberRestored',
+        'Project.Parked', 'Project.Unparked')""",
+    "Project membership and standing: joins (with restrictions), removals, restriction "
+    "changes (before and after), lapses and restorations recorded by the compliance "
+    "rules (reason: every requirement missing), and parking (user_id NULL: the whole "
+    "project), with who acted.",
+)
+view(
+    "project_tags",
+    f"""SELECT e.position, e.recorded_at, e.day, e.project_id, j.name AS project,
+        CASE e.event_type WHEN 'ResourceTags.Tagged' THEN 'tagged' ELSE 'untagged' END
+            AS change,
+        o.payload->>'$.kind' AS resource_kind, {_uuid("resource_id", "o")} AS resource_id,
+        e.actor_id, a.email AS actor_email
+    FROM {BASE} e LEFT JOIN {BASE} o
+            ON o.aggregate_id = e.aggregate_id AND o.event_type = 'ResourceTags.Opened'
+        LEFT JOIN projects j ON j.project_id = e.project_id
+        LEFT JOIN people a ON a.user_id = e.actor_id
+    WHERE e.event_type IN ('ResourceTags.Tagged', 'ResourceTags.Untagged')""",
+    "Project tags put on and taken off resources: the project, the resource (kind: "
+    "file, folder, group or vm; and id), and who acted.",
 )
 
 

@@ -106,10 +106,6 @@ class UniqueName(AuditedAggregate):
         self.name = name
         self.owner_id = owner_id
 
-    @event("Released")
-    def release(self) -> None:
-        self.owner_id = None  # type: ignore[assignment]
-
 
 def certification_id(user_id: UUID, requirement_id: UUID) -> UUID:
     return uuid5(NAMESPACE_URL, f"strongroom:certification:{user_id}:{requirement_id}")

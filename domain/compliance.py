@@ -312,8 +312,7 @@ class Compliance(Capability):
         return sorted(affected)
 
     def _check_name_free(self, kind: str, name: str) -> None:
-        claim = self.find(UniqueName, UniqueName.create_id(kind, name))
-        if claim is not None and claim.owner_id is not None:
+        if self.find(UniqueName, UniqueName.create_id(kind, name)) is not None:
             raise NameTaken(f"a {kind.replace('-', ' ')} named {name!r} exists")
 
     # -- certifications -----------------------------------------------------------------

@@ -9,7 +9,9 @@ registry, which later capabilities extend):
 - alerts: raised by severity, how they were handled (open, acknowledged,
   resolved), time to resolve, and by whom;
 - changes: roles, permissions and team memberships: whose, what, by whom;
-- logins: successes and refusals by network (IPv4 /24, IPv6 /48) and person.
+- logins: successes and refusals by network (IPv4 /24, IPv6 /48) and person;
+- then the capabilities' own (audit_queries/reports/compliance.py: certifications,
+  lapsed members, parked projects).
 
 Everyone appears by email, with their name where the record has one; an actor
 that is not a person (anonymous, system:<rule>) appears by its id. Alerts are
@@ -29,7 +31,13 @@ import duckdb
 
 from audit_queries.reports.model import Cell, Chart, Report, Section, Series, Table
 from audit_queries.reports.networks import network_of
-from audit_queries.reports.sections import Reader, Scope, available, monthly_section
+from audit_queries.reports.sections import (
+    Reader,
+    Scope,
+    available,
+    in_period,
+    monthly_section,
+)
 from domain.alerts import SEVERITIES
 from domain.reports import Month
 
@@ -42,13 +50,6 @@ BIG_LIMIT = 1_000_000
 PERIOD = "recorded_at >= $start AND recorded_at < $end AND position <= $upto"
 # The UTC day of an event (the connection's time zone is UTC).
 DAY = "CAST(recorded_at AS DATE)"
-
-
-def _in_period(alias: str) -> str:
-    return (
-        f"{alias}.recorded_at >= $start AND {alias}.recorded_at < $end "
-        f"AND {alias}.position <= $upto"
-    )
 
 
 # One row per refusal: who (the signed-in person who tried; else the account a
@@ -77,7 +78,7 @@ REFUSED = f"""WITH refused AS (
         LEFT JOIN teams tm ON tm.team_id = d.team_id
         LEFT JOIN events e ON e.position = d.position
             AND d.event_type = 'ThrottledRequests.Counted'
-    WHERE {_in_period("d")})
+    WHERE {in_period("d")})
 """
 
 
@@ -191,7 +192,7 @@ def _activity(reader: Reader, scope: Scope) -> Section:
         f"""SELECT coalesce(p.email, e.actor_id) AS email, p.name, count(*) AS events,
             count(DISTINCT CAST(e.recorded_at AS DATE)) AS active_days
         FROM events e LEFT JOIN people p ON p.user_id = e.actor_id
-        WHERE {_in_period("e")}
+        WHERE {in_period("e")}
         GROUP BY ALL ORDER BY events DESC, email""",
         parameters,
         limit=BIG_LIMIT,
@@ -423,7 +424,7 @@ def _changes(reader: Reader, scope: Scope) -> Section:
             r.after, coalesce(a.email, r.actor_id) AS by_email, a.name AS by_name
         FROM role_changes r LEFT JOIN people p ON p.user_id = r.user_id
             LEFT JOIN people a ON a.user_id = r.actor_id
-        WHERE {_in_period("r")} ORDER BY r.position""",
+        WHERE {in_period("r")} ORDER BY r.position""",
         parameters,
     )
     permissions = reader.rows(
@@ -435,7 +436,7 @@ def _changes(reader: Reader, scope: Scope) -> Section:
             coalesce(a.email, c.actor_id) AS by_email, a.name AS by_name
         FROM permission_changes c LEFT JOIN people p ON p.user_id = c.user_id
             LEFT JOIN people a ON a.user_id = c.actor_id
-        WHERE {_in_period("c")} ORDER BY c.position""",
+        WHERE {in_period("c")} ORDER BY c.position""",
         parameters,
     )
     members = reader.rows(
@@ -444,7 +445,7 @@ def _changes(reader: Reader, scope: Scope) -> Section:
             coalesce(a.email, m.actor_id) AS by_email, a.name AS by_name
         FROM membership_changes m LEFT JOIN people p ON p.user_id = m.user_id
             LEFT JOIN people a ON a.user_id = m.actor_id
-        WHERE {_in_period("m")} ORDER BY m.position""",
+        WHERE {in_period("m")} ORDER BY m.position""",
         parameters,
     )
     kinds: dict[str, int] = {"role changed": len(roles.rows)}
@@ -483,7 +484,7 @@ def _logins(reader: Reader, scope: Scope) -> Section:
         f"""SELECT l.client_ip, l.outcome, coalesce(p.email, l.email, l.user_id) AS email,
             p.name, l.reason, count(*) AS logins
         FROM logins l LEFT JOIN people p ON p.user_id = l.user_id
-        WHERE {_in_period("l")} GROUP BY ALL""",
+        WHERE {in_period("l")} GROUP BY ALL""",
         scope.parameters(),
         limit=BIG_LIMIT,
     )
@@ -546,3 +547,7 @@ def _logins(reader: Reader, scope: Scope) -> Section:
             ),
         ],
     )
+
+
+# The capabilities' sections, after the core ones: each registers itself when imported.
+from audit_queries.reports import compliance  # noqa: E402, F401

@@ -3,17 +3,18 @@
 Each section is a function `(reader, scope) -> Section`, registered in the order
 the report shows it:
 
-    @monthly_section("certifications", "Certification status", requires=("certifications",))
-    def _certifications(reader: Reader, scope: Scope) -> Section: ...
+    @monthly_section("compliance", "Compliance", requires=("certifications",))
+    def _compliance(reader: Reader, scope: Scope) -> Section: ...
 
 `requires` names the views a section reads beyond the core ones: a section
 whose views do not exist (its capability has not landed) is left out rather
-than failing. The two the product asks for next register here that way, with
-the views their capabilities add to audit_queries/views.py:
+than failing. Capabilities register theirs that way, with the views they add to
+audit_queries/views.py:
 
-- certification status by project (the compliance issue: `certifications`);
+- compliance (audit_queries/reports/compliance.py: `certifications`,
+  `project_membership`);
 - data movement by project, files and bytes in and out (the vault issue:
-  `file_access`).
+  `file_access`), to come.
 
 Section SQL is ours, but it still runs through `forensic_db.run`: the same
 locked-down connection, one SELECT, a time limit, and a row limit whose
@@ -47,6 +48,14 @@ class Scope:
 
     def parameters(self) -> dict[str, object]:
         return {"start": self.start, "end": self.end, "upto": self.upto}
+
+
+def in_period(alias: str) -> str:
+    """SQL: the row `alias` is in the report's month and log (`$start`, `$end`, `$upto`)."""
+    return (
+        f"{alias}.recorded_at >= $start AND {alias}.recorded_at < $end "
+        f"AND {alias}.position <= $upto"
+    )
 
 
 @dataclass(frozen=True)

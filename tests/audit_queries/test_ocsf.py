@@ -62,6 +62,7 @@ from domain.saved_queries import SavedQuery
 from domain.sessions import AuthenticationFailed
 from domain.throttling import Fold, Throttling
 from domain.tokens import TokenRefused
+from tests.audit_queries.test_compliance_forensics import record_compliance
 from tests.conftest import store_params
 from tests.stores import store_settings
 
@@ -377,6 +378,9 @@ def tell(system: System, clock: ManualClock, export_dir: Path) -> Story:
                 rows=40,
             )
         )
+
+    # Compliance: requirements, levels, certifications (one expires), projects, tags.
+    record_compliance(org, clock)
 
     run = export(system.ledger, export_dir)
     # The copy is itself recorded, as `strongroom audit export` does; exported too.

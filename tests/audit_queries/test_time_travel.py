@@ -46,6 +46,8 @@ from domain.access import Permission, Role
 from domain.aggregate import AuditedAggregate
 from domain.alerts import Alerts
 from domain.application import Strongroom
+from domain.certifications import certification_id
+from domain.compliance import Compliance
 from domain.envelope import AuditContext, acting_as
 from domain.errors import Forbidden, InvalidInput
 from domain.exports import ExportReads, ForensicExport
@@ -56,6 +58,7 @@ from domain.identity import Identity, Registration
 from domain.installation import Setup
 from domain.logins import AuthenticationFailed, Logins
 from domain.machine_access import MachineAccess
+from domain.projects import ResourceKind
 from domain.reports import ComplianceReport
 from domain.saved_queries import SavedQuery, SavedQueryCatalogue
 from domain.teams import Quota
@@ -245,6 +248,34 @@ def tell_story(app: Strongroom, clock: ManualClock) -> Story:
             paths={"/api/v1/auth/challenge": 3},
         )
     )
+    # Compliance: a requirement changed, a level that gains one, a project whose member
+    # is certified, restricted, lapses and is restored; a tag put on and taken off.
+    c = Compliance(app)
+    with world.acting("root"):
+        training = c.create_requirement("Training", "yearly", 365)
+        c.change_requirement(training, description="the yearly training")
+        hipaa = c.create_level("HIPAA", "", [training])
+        dac = c.create_project("DAC", hipaa)
+        c.certify(ada, training, clock.now() + timedelta(days=1))
+        c.add_member(dac, ada, ["cannot-view"])
+        c.set_restrictions(dac, ada, [])
+        citizenship = c.create_requirement("Citizenship", "", None)
+        c.add_level_requirement(hipaa, citizenship)
+        c.certify(ada, citizenship, None)
+        c.tag(ResourceKind.FILE, file_id := uuid4(), dac)
+        c.untag(ResourceKind.FILE, file_id, dac)
+        c.park(dac, "paused")
+        c.unpark(dac)
+    step()
+    clock.advance(timedelta(days=1))
+    with World.system_context("certification-expiry"):
+        c.expire(certification_id(ada, training))
+    with world.acting("root"):
+        c.certify(ada, training, clock.now() + timedelta(days=30))
+        c.decertify(ada, citizenship, "moved abroad")
+        c.remove_member(dac, ada, "left the study")
+    step()
+
     # Ada leaves her teams (released from the last); bob is deactivated.
     with world.acting("root"):
         identity.remove_team_member(world.team("B"), ada)
