@@ -1,8 +1,9 @@
 """The `strongroom` command line.
 
-Client commands (login, user, team, profile, alerts, dashboard) talk HTTP
-through the client SDK; the commands that open the store themselves (init,
-serve, demo, audit, projections) import the server side only when they run.
+Client commands (login, user, team, profile, alerts, dashboard, compliance,
+project) talk HTTP through the client SDK; the commands that open the store
+themselves (init, serve, demo, audit, projections) import the server side only
+when they run.
 So `strongroom --help` and every client command start without it.
 """
 
@@ -19,6 +20,7 @@ from api import (  # noqa: F401  (each registers its commands under `strongroom 
     cli_audit_reports,
     cli_audit_tokens,
 )
+from api import cli_compliance as compliance
 from api import cli_people as people
 from api import cli_server as server
 
@@ -38,6 +40,8 @@ cli.add_typer(people.user_cli, name="user")
 cli.add_typer(people.team_cli, name="team")
 cli.add_typer(people.profile_cli, name="profile")
 cli.add_typer(people.alerts_cli, name="alerts")
+cli.add_typer(compliance.compliance_cli, name="compliance")
+cli.add_typer(compliance.project_cli, name="project")
 cli.command()(people.dashboard)
 
 

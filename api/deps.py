@@ -18,6 +18,7 @@ from adapters.settings import Settings
 from api.token_scope import refuse_unscoped_token
 from domain.alerts import Alerts
 from domain.capability import Capability
+from domain.compliance import Compliance
 from domain.identity import Identity
 from domain.logins import Logins, Principal
 from projections.runner import ProjectionRunner
@@ -85,3 +86,4 @@ ReadModels = Annotated[ProjectionRunner, Depends(get_projections)]
 IdentityUseCases = Annotated[Identity, Depends(capability(Identity))]
 LoginUseCases = Annotated[Logins, Depends(capability(Logins))]
 AlertUseCases = Annotated[Alerts, Depends(capability(Alerts))]
+ComplianceUseCases = Annotated[Compliance, Depends(capability(Compliance))]

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from domain.access import Permission
+from domain.projects import Restriction
 
 T = TypeVar("T", bound=Hashable)
 
@@ -65,9 +66,17 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # every read model must be able to hold what it says.
 
 
-def whole_number(high: int, description: str) -> Any:
-    """A JSON integer from 0 to `high`; "10" and true are refused, not converted."""
-    return Field(strict=True, ge=0, le=high, description=f"{description}, 0 to {high}")
+def whole_number(high: int, description: str, *, low: int = 0, optional: bool = False) -> Any:
+    """A JSON integer from `low` to `high`; "10" and true are refused, not converted.
+
+    `optional`: it may be left out or null (None)."""
+    return Field(
+        None if optional else ...,
+        strict=True,
+        ge=low,
+        le=high,
+        description=f"{description}, {low} to {high}",
+    )
 
 
 def _each_once(values: list[T]) -> list[T]:
@@ -84,6 +93,17 @@ Permissions = Annotated[
     AfterValidator(_each_once),
 ]
 
+# What a project member may not do with its data: each at most once.
+Restrictions = Annotated[
+    list[Restriction],
+    Field(
+        max_length=len(Restriction),
+        json_schema_extra={"uniqueItems": True},
+        description='e.g. ["cannot-download"]; empty for none',
+    ),
+    AfterValidator(_each_once),
+]
+
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -92,6 +112,13 @@ def _utc(moment: datetime) -> datetime:
 # A moment with its offset, always. Every time here comes from the clock in UTC, but
 # a read model on SQLite hands it back without the offset (it stores none).
 Moment = Annotated[datetime, AfterValidator(_utc)]
+
+
+def _plain_boolean(value: object) -> object:
+    # A query string is text: only "true" and "false" are booleans to us ("1", "yes": no).
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("true or false is expected")
+    return value
 
 
 def _plain_digits(value: object) -> object:
@@ -104,6 +131,7 @@ def _plain_digits(value: object) -> object:
 MAX_POSITION = 2**63 - 1  # positions are 64-bit signed in both stores
 
 Digits = BeforeValidator(_plain_digits)
+TrueOrFalse = BeforeValidator(_plain_boolean)
 
 
 class Created(BaseModel):
@@ -189,3 +217,94 @@ class Health(BaseModel):
     store: str
     position: int
     projections: list[ProjectionOut]
+
+
+# -- compliance: requirements, security levels, certifications, projects, tags -------------
+
+
+class Named(BaseModel):
+    """A reference to something by its id and its name."""
+
+    id: str
+    name: str
+
+
+class RequirementOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    lifespan_days: int | None = Field(
+        description="how long a certification for it may last, in days; null for no limit"
+    )
+
+
+class SecurityLevelOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    requirements: list[Named] = Field(description="what every member of its projects must hold")
+
+
+class LevelChange(BaseModel):
+    projects_affected: list[Named] = Field(
+        description="the projects using the level (their members were reassessed)"
+    )
+
+
+class CertificationOut(BaseModel):
+    user_id: str
+    email: str | None = Field(description="null only while the directory catches up")
+    name: str | None
+    requirement_id: str
+    requirement: str
+    state: str = Field(description="certified, expired or revoked")
+    certified_at: Moment
+    expires_at: Moment | None
+    revoked_reason: str | None
+
+
+class ProjectMemberOut(BaseModel):
+    user_id: str
+    email: str | None = Field(description="null only while the directory catches up")
+    name: str | None
+    restrictions: list[str] = Field(description="cannot-view, cannot-download")
+    compliant: bool = Field(description="as recorded: a lapse is recorded when it happens")
+    reason: str | None = Field(description='why not, e.g. "HIPAA training: expired 2026-11-01"')
+    since: Moment | None = Field(
+        description="when the last lapse or restoration was recorded (in listings; "
+        "null for a member who never lapsed, and in a single project's view)"
+    )
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    security_level_id: str
+    security_level: str
+    parent_id: str | None = Field(description="the parent project of a sub-project")
+    parked: bool = Field(description="a parked project keeps its data and grants nothing")
+    allows_mixing: bool = Field(description="whether its data may be placed with other projects'")
+    members: list[ProjectMemberOut]
+
+
+class NonCompliantOut(BaseModel):
+    project_id: str
+    project: str
+    user_id: str
+    email: str | None = Field(description="null only while the directory catches up")
+    name: str | None
+    reason: str
+    since: Moment = Field(description="when the lapse was recorded")
+
+
+class TagOut(BaseModel):
+    kind: str = Field(description="file, folder, group or vm")
+    resource_id: str
+    project_id: str
+    project: str
+
+
+class AccessAllowed(BaseModel):
+    allowed: bool = Field(description="always true: a refusal is a 403 (and recorded)")
+    reason: str

@@ -495,6 +495,176 @@ class StrongroomClient:
             )
         )
 
+    # -- compliance: requirements, security levels, certifications ------------------------
+
+    @staticmethod
+    def _segment(value: str) -> str:
+        from urllib.parse import quote  # a typed value stays one path segment
+
+        return quote(str(value), safe="")
+
+    def create_requirement(
+        self, name: str, *, description: str = "", lifespan_days: int | None = None
+    ) -> str:
+        """A security requirement; `lifespan_days` bounds its certifications (None: no limit)."""
+        body = {"name": name, "description": description, "lifespan_days": lifespan_days}
+        return str(self.request("POST", "/api/v1/requirements", json=body)["id"])
+
+    def requirements(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/requirements"))
+
+    def change_requirement(
+        self,
+        requirement_id: str,
+        *,
+        description: str | None = None,
+        lifespan_days: int | None | str = "unchanged",
+    ) -> None:
+        """Change what is given; `lifespan_days=None` removes the limit."""
+        body: dict[str, Any] = {}
+        if description is not None:
+            body["description"] = description
+        if lifespan_days != "unchanged":
+            body["lifespan_days"] = lifespan_days
+        path = f"/api/v1/requirements/{self._segment(requirement_id)}"
+        self.request("PATCH", path, json=body)
+
+    def create_security_level(
+        self, name: str, *, description: str = "", requirement_ids: Sequence[str] = ()
+    ) -> str:
+        body = {"name": name, "description": description, "requirement_ids": list(requirement_ids)}
+        return str(self.request("POST", "/api/v1/security-levels", json=body)["id"])
+
+    def security_levels(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/security-levels"))
+
+    def _level_requirement(self, level_id: str, requirement_id: str) -> str:
+        level, requirement = self._segment(level_id), self._segment(requirement_id)
+        return f"/api/v1/security-levels/{level}/requirements/{requirement}"
+
+    def add_level_requirement(self, level_id: str, requirement_id: str) -> list[dict[str, Any]]:
+        """Add a requirement to a level; the projects affected, `[{"id", "name"}]`."""
+        path = self._level_requirement(level_id, requirement_id)
+        return list(self.request("PUT", path)["projects_affected"])
+
+    def remove_level_requirement(
+        self, level_id: str, requirement_id: str, *, acknowledge: bool = False
+    ) -> list[dict[str, Any]]:
+        """Remove a requirement; a level in use needs `acknowledge` (409 naming its projects)."""
+        path = self._level_requirement(level_id, requirement_id)
+        params = {"acknowledge": "true"} if acknowledge else None
+        return list(self.request("DELETE", path, params=params)["projects_affected"])
+
+    def certify(self, user_id: str, requirement_id: str, expires_at: str | None) -> None:
+        """Certify (or re-certify) until `expires_at` (ISO 8601 with its offset; None: never)."""
+        body = {"user_id": user_id, "requirement_id": requirement_id, "expires_at": expires_at}
+        self.request("POST", "/api/v1/certifications", json=body)
+
+    def decertify(self, user_id: str, requirement_id: str, reason: str) -> None:
+        path = f"/api/v1/certifications/{self._segment(user_id)}/{self._segment(requirement_id)}"
+        self.request("DELETE", path, params={"reason": reason})
+
+    def certifications(
+        self, *, user_id: str | None = None, expiring_within_days: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Everyone's certifications, or one person's; or only those expiring soon."""
+        params: dict[str, Any] = _filters(user_id=user_id)
+        if expiring_within_days is not None:
+            params["expiring_within_days"] = expiring_within_days
+        return list(self.request("GET", "/api/v1/certifications", params=params))
+
+    # -- projects and project tags ----------------------------------------------------
+
+    def create_project(
+        self,
+        name: str,
+        security_level_id: str,
+        *,
+        description: str = "",
+        parent_id: str | None = None,
+        allows_mixing: bool = False,
+    ) -> str:
+        body = {
+            "name": name,
+            "security_level_id": security_level_id,
+            "description": description,
+            "parent_id": parent_id,
+            "allows_mixing": allows_mixing,
+        }
+        return str(self.request("POST", "/api/v1/projects", json=body)["id"])
+
+    def projects(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/projects"))
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/v1/projects/{self._segment(project_id)}"))
+
+    def non_compliant_members(self) -> list[dict[str, Any]]:
+        """Every member whose lapse is recorded, with the reason and since when."""
+        return list(self.request("GET", "/api/v1/projects/non-compliant"))
+
+    def _project_member(self, project_id: str, user_id: str) -> str:
+        return f"/api/v1/projects/{self._segment(project_id)}/members/{self._segment(user_id)}"
+
+    def add_project_member(
+        self, project_id: str, user_id: str, restrictions: Sequence[str] = ()
+    ) -> None:
+        """Admit a person; `restrictions` of "cannot-view", "cannot-download"."""
+        body = {"user_id": user_id, "restrictions": list(restrictions)}
+        self.request("POST", f"/api/v1/projects/{self._segment(project_id)}/members", json=body)
+
+    def remove_project_member(self, project_id: str, user_id: str, reason: str) -> None:
+        self.request("DELETE", self._project_member(project_id, user_id), params={"reason": reason})
+
+    def set_project_restrictions(
+        self, project_id: str, user_id: str, restrictions: Sequence[str]
+    ) -> None:
+        path = f"{self._project_member(project_id, user_id)}/restrictions"
+        self.request("PUT", path, json={"restrictions": list(restrictions)})
+
+    def park_project(self, project_id: str, reason: str) -> None:
+        path = f"/api/v1/projects/{self._segment(project_id)}/park"
+        self.request("POST", path, json={"reason": reason})
+
+    def unpark_project(self, project_id: str) -> None:
+        self.request("POST", f"/api/v1/projects/{self._segment(project_id)}/unpark")
+
+    def tags(
+        self,
+        *,
+        kind: str | None = None,
+        resource_id: str | None = None,
+        project_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Project tags on resources, of the projects you may see."""
+        params = _filters(kind=kind, resource_id=resource_id, project_id=project_id)
+        return list(self.request("GET", "/api/v1/tags", params=params))
+
+    def _tagged(self, kind: str, resource_id: str) -> str:
+        return f"/api/v1/tags/{self._segment(kind)}/{self._segment(resource_id)}"
+
+    def tag(self, kind: str, resource_id: str, project_id: str) -> None:
+        """Tag a resource (file, folder, group, vm) with a project."""
+        path = f"{self._tagged(kind, resource_id)}/projects/{self._segment(project_id)}"
+        self.request("PUT", path)
+
+    def untag(self, kind: str, resource_id: str, project_id: str) -> None:
+        path = f"{self._tagged(kind, resource_id)}/projects/{self._segment(project_id)}"
+        self.request("DELETE", path)
+
+    def check_access(self, kind: str, resource_id: str, action: str) -> dict[str, Any]:
+        """May you `action` (view, download, release-key) the resource now? `{"allowed",
+        "reason"}`; a refusal raises ApiError 403 (and is recorded)."""
+        path = f"{self._tagged(kind, resource_id)}/access"
+        return dict(self.request("POST", path, json={"action": action}))
+
+    def check_placement(
+        self, kind: str, resource_id: str, destination_kind: str, destination_id: str
+    ) -> None:
+        """Go on if the resource may be placed there; ApiError 403 naming both projects if not."""
+        body = {"destination_kind": destination_kind, "destination_id": destination_id}
+        self.request("POST", f"{self._tagged(kind, resource_id)}/placement", json=body)
+
 
 def _verification_for(base_url: str) -> ssl.SSLContext | bool:
     """Certificate checks as usual for an https server; none to load for a plain-http one.
