@@ -3,11 +3,9 @@ alert appears without a reload."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from adapters.bootstrap import open_system
 from adapters.settings import Settings
@@ -20,26 +18,6 @@ from domain.access import Permission
 from domain.envelope import AuditContext, acting_as
 from domain.identity import Identity, Registration
 from domain.users import EmailIndex, User
-
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_an_officer_watches_an_alert_arrive(

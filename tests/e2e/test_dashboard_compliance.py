@@ -4,12 +4,10 @@ compliant and why, and a certification expiring on the server's clock moves from
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from adapters.bootstrap import open_system
 from adapters.clock import ManualClock
@@ -19,17 +17,6 @@ from api.world import World
 from client.api import StrongroomClient
 from domain.access import Role
 from domain.compliance import Compliance
-from tests.e2e.test_dashboard import CHROMIUM_FLAGS
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_an_officer_sees_non_compliant_members_and_an_expiry_arrive(

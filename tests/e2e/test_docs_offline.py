@@ -14,13 +14,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from adapters.bootstrap import bootstrap
 from api.local_server import live_server
 from api.world import World
 from client.api import StrongroomClient
-from tests.e2e.test_dashboard import CHROMIUM_FLAGS
 from tests.stores import store_settings
 
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -45,16 +44,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             root.login(world.keys["root"], world.email("root"))
             assert root.token is not None
             yield Site(url, world.email("root"), root.token)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("page_path", ["/docs", "/redoc"])
