@@ -226,12 +226,10 @@ extract("domain.tokens:TokenUse.Used", target=text_at("route"))
 # -- compliance: certifications, projects and the project tags on resources ----------------
 
 # A Project's own events fill project_id with the aggregate (AGGREGATE_TARGETS), and the
-# person a membership event is about is its `user_id` field; the tags' events name the
-# project in theirs. What one event does not carry stays NULL rather than being guessed:
-# a certification's person and requirement are in its Certification.Certified only, a
-# tagged resource in its ResourceTags.Opened only, a UserProjects index's person in its
-# Opened only. The views `certifications`, `project_tags` and `project_membership` join
-# them by aggregate_id (audit_queries/views.py).
+# person a membership event is about is its `user_id` field. Every certification event
+# names its person (`user_id`), every tag event its resource and project, every
+# UserProjects event its person, so each row read alone says whom and what it is about.
+# The views `certifications`, `project_tags` and `project_membership` add names.
 
 # Why a certification was withdrawn, a member removed, a project parked.
 extract(
@@ -253,6 +251,8 @@ extract(
 _TAGGED_KIND, _TAGGED = text_at("kind"), uuid_at("resource_id")
 extract(
     "domain.projects:ResourceTags.Opened",
+    "domain.projects:ResourceTags.Tagged",
+    "domain.projects:ResourceTags.Untagged",
     target=f"{_TAGGED_KIND} || ':' || {_TAGGED}",
     file_id=f"CASE WHEN {_TAGGED_KIND} = 'file' THEN {_TAGGED} END",
     group_id=f"CASE WHEN {_TAGGED_KIND} = 'group' THEN {_TAGGED} END",

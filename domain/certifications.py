@@ -133,8 +133,31 @@ class Certification(AuditedAggregate):
         self.requirement_id = requirement_id
         self._begin(expires_at)
 
-    @event("Recertified")
+    # Every later event names the person and the requirement too, so each one read
+    # alone (a SIEM, a breach-scope row) says whose certification it was.
     def recertify(self, expires_at: datetime | None) -> None:
+        self._recertified(
+            user_id=self.user_id, requirement_id=self.requirement_id, expires_at=expires_at
+        )
+
+    def decertify(self, reason: str, revoked_at: datetime) -> None:
+        self._decertified(
+            user_id=self.user_id,
+            requirement_id=self.requirement_id,
+            reason=reason,
+            revoked_at=revoked_at,
+        )
+
+    def record_expiry(self, expired_at: datetime) -> None:
+        """The moment `expires_at` passed, recorded by the expiry process (once)."""
+        self._expired(
+            user_id=self.user_id, requirement_id=self.requirement_id, expired_at=expired_at
+        )
+
+    @event("Recertified")
+    def _recertified(
+        self, user_id: UUID, requirement_id: UUID, expires_at: datetime | None
+    ) -> None:
         self._begin(expires_at)
 
     def _begin(self, expires_at: datetime | None) -> None:
@@ -144,13 +167,14 @@ class Certification(AuditedAggregate):
         self.expiry_recorded = False
 
     @event("Decertified")
-    def decertify(self, reason: str, revoked_at: datetime) -> None:
+    def _decertified(
+        self, user_id: UUID, requirement_id: UUID, reason: str, revoked_at: datetime
+    ) -> None:
         self.revoked_at = revoked_at
         self.revoked_reason = reason
 
     @event("Expired")
-    def record_expiry(self, expired_at: datetime) -> None:
-        """The moment `expires_at` passed, recorded by the expiry process (once)."""
+    def _expired(self, user_id: UUID, requirement_id: UUID, expired_at: datetime) -> None:
         self.expiry_recorded = True
 
     def valid_at(self, now: datetime) -> bool:

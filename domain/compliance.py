@@ -93,12 +93,19 @@ class UserProjects(AuditedAggregate):
         self.user_id = user_id
         self.project_ids: set[UUID] = set()
 
-    @event("Joined")
+    # Each event names the person as well: read alone, it says whose projects changed.
     def join(self, project_id: UUID) -> None:
+        self._joined(user_id=self.user_id, project_id=project_id)
+
+    def leave(self, project_id: UUID) -> None:
+        self._left(user_id=self.user_id, project_id=project_id)
+
+    @event("Joined")
+    def _joined(self, user_id: UUID, project_id: UUID) -> None:
         self.project_ids.add(project_id)
 
     @event("Left")
-    def leave(self, project_id: UUID) -> None:
+    def _left(self, user_id: UUID, project_id: UUID) -> None:
         self.project_ids.discard(project_id)
 
 

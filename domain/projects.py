@@ -134,10 +134,17 @@ class ResourceTags(AuditedAggregate):
         self.resource_id = resource_id
         self.project_ids: set[UUID] = set()
 
-    @event("Tagged")
+    # Each tag event names the resource as well: read alone, it says what was tagged.
     def tag(self, project_id: UUID) -> None:
+        self._tagged(kind=str(self.kind), resource_id=self.resource_id, project_id=project_id)
+
+    def untag(self, project_id: UUID) -> None:
+        self._untagged(kind=str(self.kind), resource_id=self.resource_id, project_id=project_id)
+
+    @event("Tagged")
+    def _tagged(self, kind: str, resource_id: UUID, project_id: UUID) -> None:
         self.project_ids.add(project_id)
 
     @event("Untagged")
-    def untag(self, project_id: UUID) -> None:
+    def _untagged(self, kind: str, resource_id: UUID, project_id: UUID) -> None:
         self.project_ids.discard(project_id)

@@ -236,16 +236,22 @@ def test_the_columns_name_the_project_the_person_and_the_resource(story: Story) 
     assert [r["reason"] for r in of("Project.Parked")] == ["grant ended", "audit"]
     assert [r["reason"] for r in of("Project.MemberRemoved")] == ["left the study"]
 
-    # Only a certification's first event names its person (the view joins the rest).
+    # Every certification event names its person, each read alone.
     certified = of("Certification.Certified")
     assert [r["user_id"] for r in certified] == [s.id("cora"), s.id("dev"), s.id("dev")]
+    whose = {r["aggregate_id"]: r["user_id"] for r in certified}
     for kind in ("Certification.Recertified", "Certification.Decertified"):
-        assert [r["user_id"] for r in of(kind)] == [None]
+        (row,) = of(kind)
+        assert row["user_id"] == whose[row["aggregate_id"]] is not None
     (expired,) = of("Certification.Expired")
-    assert expired["user_id"] is None and expired["reason"] is None
+    assert expired["user_id"] == whose[expired["aggregate_id"]] and expired["reason"] is None
     assert [r["reason"] for r in of("Certification.Decertified")] == ["left the study"]
 
-    # A tag list's first event names its resource in the column of its kind.
+    # Every tag event names its resource in the column of its kind.
+    for row in of("ResourceTags.Tagged") + of("ResourceTags.Untagged"):
+        kind, resource = row["target"].split(":")
+        if kind != "folder":
+            assert row[f"{kind}_id"] == resource
     opened = {r["target"]: r for r in of("ResourceTags.Opened")}
     for kind, column in (("file", "file_id"), ("group", "group_id"), ("vm", "vm_id")):
         row = opened[f"{kind}:{s.resources[kind]}"]
@@ -254,6 +260,7 @@ def test_the_columns_name_the_project_the_person_and_the_resource(story: Story) 
     folder = opened[f"folder:{s.resources['folder']}"]
     assert (folder["file_id"], folder["group_id"], folder["vm_id"]) == (None, None, None)
     assert [r["project_id"] for r in of("ResourceTags.Untagged")] == [oncology]
+    assert all(r["user_id"] is not None for r in of("UserProjects.Joined"))
     assert [r["project_id"] for r in of("UserProjects.Joined")] == [
         oncology,
         oncology,
