@@ -64,7 +64,8 @@ from domain.users import User
 # Sub-projects nest at most this deep (a project, its parent, …): bounds every walk up.
 MAX_PROJECT_DEPTH = 8
 MAX_REQUIREMENTS_PER_LEVEL = 100
-REQUIREMENT_NAME_LENGTH = 100
+# Names of requirements, security levels and projects.
+COMPLIANCE_NAME_LENGTH = 100
 DESCRIPTION_LENGTH = 2000
 REASON_LENGTH = 500
 
@@ -214,7 +215,7 @@ class Compliance(Capability):
     def create_requirement(
         self, name: str, description: str = "", lifespan_days: int | None = None
     ) -> UUID:
-        name = text.checked("name", name, max_length=REQUIREMENT_NAME_LENGTH)
+        name = text.checked("name", name, max_length=COMPLIANCE_NAME_LENGTH)
         description = text.checked(
             "description",
             description,
@@ -258,7 +259,7 @@ class Compliance(Capability):
     def create_level(
         self, name: str, description: str = "", requirement_ids: Iterable[UUID] = ()
     ) -> UUID:
-        name = text.checked("name", name, max_length=REQUIREMENT_NAME_LENGTH)
+        name = text.checked("name", name, max_length=COMPLIANCE_NAME_LENGTH)
         description = text.checked(
             "description",
             description,
@@ -382,7 +383,7 @@ class Compliance(Capability):
         parent_id: UUID | None = None,
         allows_mixing: bool = False,
     ) -> UUID:
-        name = text.checked("name", name, max_length=REQUIREMENT_NAME_LENGTH)
+        name = text.checked("name", name, max_length=COMPLIANCE_NAME_LENGTH)
         description = text.checked(
             "description",
             description,

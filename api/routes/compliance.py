@@ -30,10 +30,10 @@ from api.schemas import (
 from domain import clock
 from domain.certifications import MAX_LIFESPAN_DAYS
 from domain.compliance import (
+    COMPLIANCE_NAME_LENGTH,
     DESCRIPTION_LENGTH,
     MAX_REQUIREMENTS_PER_LEVEL,
     REASON_LENGTH,
-    REQUIREMENT_NAME_LENGTH,
     Compliance,
 )
 from projections.compliance import (
@@ -64,7 +64,7 @@ LISTING = error_responses(403, 503)
 
 
 class NewRequirement(BaseModel):
-    name: str = Field(min_length=1, max_length=REQUIREMENT_NAME_LENGTH)
+    name: str = Field(min_length=1, max_length=COMPLIANCE_NAME_LENGTH)
     description: str = Field(default="", max_length=DESCRIPTION_LENGTH)
     lifespan_days: int | None = whole_number(
         MAX_LIFESPAN_DAYS,
@@ -87,7 +87,7 @@ class RequirementChange(BaseModel):
 
 
 class NewLevel(BaseModel):
-    name: str = Field(min_length=1, max_length=REQUIREMENT_NAME_LENGTH)
+    name: str = Field(min_length=1, max_length=COMPLIANCE_NAME_LENGTH)
     description: str = Field(default="", max_length=DESCRIPTION_LENGTH)
     requirement_ids: list[UUID] = Field(
         default_factory=list,

@@ -29,9 +29,9 @@ from api.schemas import (
     error_responses,
 )
 from domain.compliance import (
+    COMPLIANCE_NAME_LENGTH,
     DESCRIPTION_LENGTH,
     REASON_LENGTH,
-    REQUIREMENT_NAME_LENGTH,
     Compliance,
 )
 from domain.compliance_access import Action
@@ -54,7 +54,7 @@ LISTING = error_responses(403, 503)
 
 
 class NewProject(BaseModel):
-    name: str = Field(min_length=1, max_length=REQUIREMENT_NAME_LENGTH)
+    name: str = Field(min_length=1, max_length=COMPLIANCE_NAME_LENGTH)
     security_level_id: UUID
     description: str = Field(default="", max_length=DESCRIPTION_LENGTH)
     parent_id: UUID | None = Field(
