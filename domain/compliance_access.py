@@ -8,7 +8,8 @@ Who may do what:
   seed's "Adding A User Checklist" is a sub-admin's list);
 - tagging a resource with a project: admins, or holders of the tag permission who
   are members of that project ("they can receive permission to tag only from the
-  administrators");
+  administrators"); taking a tag off releases data from the project's rules, so
+  only admins may;
 - seeing a project: admins, its members, and officers (each read recorded).
 
 Access to data tagged with projects (`TaggedData`) is one decision, and no role
@@ -273,6 +274,9 @@ def _tag(actor: Subject, action: StrEnum, resource: ProjectTag) -> Decision:
         return deny(f"no rule allows {action}")
     if actor.role in ADMINS:
         return allow("admins tag resources with projects")
+    if action is Action.UNTAG:
+        # A tag only ever adds rules; taking one off releases data from them.
+        return deny("only admins take a project's tag off: it releases data from its rules")
     if Permission.TAG_PROJECTS not in actor.permissions:
         return deny("tagging with a project needs the tag permission, given by an administrator")
     if not resource.actor_is_member:

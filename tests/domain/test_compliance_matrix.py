@@ -291,7 +291,7 @@ ACTS = [
         ("Project.RestrictionsChanged",),
         lambda w: bool(w.compliance.project(w.projects["P"]).restrictions_of(w.ids["member"])),
     ),
-    # Tags: admins, and members holding the tag permission.
+    # Tags: admins, and members holding the tag permission; untagging, admins only.
     Act(
         "tag",
         lambda w: w.compliance.tag(ResourceKind.FILE, file_of(w, "untagged"), w.projects["P"]),
@@ -304,7 +304,7 @@ ACTS = [
         "untag",
         lambda w: w.compliance.untag(ResourceKind.FILE, file_of(w, "f"), w.projects["P"]),
         file_target("f"),
-        ADMINS | {"tagger"},
+        ADMINS,
         ("ResourceTags.Untagged",),
         lambda w: not tagged(w, "f", "P"),
     ),
