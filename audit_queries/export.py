@@ -5,7 +5,9 @@
     DIR/_checkpoints/<seq>.json                    the ledger's signed checkpoints
 
 Incremental and resumable: the manifest records the last exported position and
-its chain hash, and a run adds only what came after. Every file is written under
+its chain hash, and a run adds only what came after. Pages are read in one
+thread, turned into export rows in DuckDB a batch at a time in another, and
+written (with the checkpoints they reach) in a third. Every file is written under
 a temporary name, fsynced and renamed, and the manifest last, the same way; a
 run killed part-way leaves files the manifest does not name, which the next run
 removes before it starts (and which `forensic_db` never reads: it reads the files
@@ -16,6 +18,10 @@ pandas, Spark) pass over: DIR itself reads as one dataset.
 
 Rows keep the stored event exactly (topic and payload) with its chain link, so
 `audit_queries.export_verify` can check an export with the audit public key alone.
+
+Files are zstd Parquet with a page index and small data pages (`write_events`):
+a question that needs a few rows' payloads (found by position) reads the pages
+holding them, not every payload of the day.
 """
 
 from __future__ import annotations
@@ -48,10 +54,21 @@ MANIFEST = "_manifest.json"
 CHECKPOINTS_DIR = "_checkpoints"
 LOCK = ".export.lock"
 PAGE = 10_000
+# Rows turned into export rows by one DuckDB statement: its fixed cost (binding the
+# statement, starting the pipeline) is paid per batch, not per page.
+TRANSFORM_ROWS = 50_000
 # Rows per segment: a segment is written (one file per day it spans) and recorded
-# in the manifest before the next is read, so a long first export resumes from
-# its last segment after a crash.
-SEGMENT_ROWS = 500_000
+# in the manifest while the next is read and turned, so a long first export
+# resumes from its last segment after a crash.
+SEGMENT_ROWS = 100_000
+# Columns whose values repeat (types, ids, roles, addresses) are dictionary-encoded;
+# these are unique to each row, and a dictionary of them would be built and thrown away.
+_UNIQUE_COLUMNS = frozenset(
+    ["position", "prev_position", "recorded_at", "request_id", "payload", "chain_hash"]
+)
+# Small data pages and a page index: a lookup by position reads a few pages of a
+# column, not the whole column of the file.
+DATA_PAGE_BYTES = 16 * 1024
 # Each run adds a file per day it touches, and queries bring the export up to
 # date before they run: a day with more files than this is merged into one.
 MAX_FILES_PER_DAY = 32
@@ -122,28 +139,95 @@ def export(
 ) -> ExportRun:
     """Bring the export in `directory` up to the ledger's head (or `upto`)."""
     directory.mkdir(parents=True, exist_ok=True)
-    with _locked(directory):
+    with _locked(directory), _transform() as transform:
         manifest = Manifest.load(directory)
         _check_same_store(ledger, manifest)
         _remove_unrecorded(directory, manifest)
         head = ledger.head() if upto is None else min(upto, ledger.head())
-        before, files, start = manifest.events, 0, manifest.position
-        segment = _Segment(_PageTransform())
+        before, start = manifest.events, manifest.position
+        batch = _Batch(transform, min(TRANSFORM_ROWS, segment_rows), segment_rows)
         checked = False
-        for page_end, page in _pages(ledger, start, head):
-            if page.num_rows and not checked:
-                _check_continues(manifest, page.slice(0, 1).to_pylist()[0])
-                checked = True
-            segment.add(page)
-            if segment.rows >= segment_rows:
-                files += segment.write(directory, manifest)
-            if progress is not None:
-                progress(page_end - start, head - start)
-        files += segment.write(directory, manifest)
+        with _Writer(ledger, directory, manifest) as writer:
+            for page_end, page in _pages(ledger, start, head):
+                if page.num_rows and not checked:
+                    _check_continues(manifest, page.slice(0, 1).to_pylist()[0])
+                    checked = True
+                segment = batch.add(page, last=page_end >= head)
+                if segment:
+                    writer.write(segment)
+                if progress is not None:
+                    progress(page_end - start, head - start)
         _export_checkpoints(ledger, directory, manifest)
         manifest.save(directory)
         _compact(directory, manifest)
-        return ExportRun(manifest, start, manifest.events - before, files)
+        return ExportRun(manifest, start, manifest.events - before, writer.files)
+
+
+class _Batch:
+    """Pages read since the last transform, and rows turned since the last segment."""
+
+    def __init__(self, transform: _PageTransform, transform_rows: int, segment_rows: int) -> None:
+        self.transform = transform
+        self.transform_rows, self.segment_rows = transform_rows, segment_rows
+        self.pages: list[pa.Table] = []
+        self.read = 0
+        self.turned: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, page: pa.Table, *, last: bool) -> list[pa.Table]:
+        """Add a page; the segment to write when one is complete (or this is the last page)."""
+        if page.num_rows:
+            self.pages.append(page)
+            self.read += page.num_rows
+        if self.pages and (self.read >= self.transform_rows or last):
+            table = self.transform(pa.concat_tables(self.pages))
+            self.turned.append(table)
+            self.rows += table.num_rows
+            self.pages, self.read = [], 0
+        if self.turned and (self.rows >= self.segment_rows or last):
+            segment, self.turned, self.rows = self.turned, [], 0
+            return segment
+        return []
+
+
+class _Writer:
+    """Segments written in a thread of their own, in order, each with the checkpoints it
+    reaches: Parquet encoding, zstd and fsync release the GIL, so writing overlaps the
+    reading and turning of the next segment. The manifest records a segment once its
+    files are whole; the first failure is raised in the exporting thread."""
+
+    def __init__(self, ledger: Ledger, directory: Path, manifest: Manifest) -> None:
+        self.ledger, self.directory, self.manifest = ledger, directory, manifest
+        self.files = 0
+        self.failure: BaseException | None = None
+        self.segments: queue.Queue[list[pa.Table] | None] = queue.Queue(maxsize=2)
+        self.thread = threading.Thread(target=self._run, name="export-write", daemon=True)
+
+    def __enter__(self) -> _Writer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self.segments.put(None)
+        self.thread.join()
+        if self.failure is not None and error is None:
+            raise self.failure
+
+    def write(self, segment: list[pa.Table]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.segments.put(segment)
+
+    def _run(self) -> None:
+        while (segment := self.segments.get()) is not None:
+            if self.failure is not None:
+                continue  # not written: the exporting thread raises the failure
+            try:
+                self.files += _write_segment(self.directory, self.manifest, segment)
+                _export_checkpoints(self.ledger, self.directory, self.manifest)
+                self.manifest.save(self.directory)
+            except BaseException as error:  # raised in the exporting thread
+                self.failure = error
 
 
 def _compact(directory: Path, manifest: Manifest) -> None:
@@ -168,7 +252,7 @@ def _compact(directory: Path, manifest: Manifest) -> None:
         table = pa.concat_tables([pq.read_table(directory / p.path, schema=SCHEMA) for p in parts])
         path = directory / merged.path
         temporary = temporary_name(path)
-        pq.write_table(table, temporary, compression="zstd")
+        write_events(table, temporary)
         publish(temporary, path)
         old = {p.path for p in parts}
         kept = [f for f in manifest.files if f.path not in old]
@@ -247,15 +331,15 @@ def _check_continues(manifest: Manifest, first: dict[str, Any]) -> None:
 
 
 class _PageTransform:
-    """Stored rows to export rows, a page at a time, in DuckDB (see audit_queries/columns.py)."""
+    """Stored rows to export rows, a batch at a time, in DuckDB (see audit_queries/columns.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sql: str) -> None:
         self.connection = duckdb.connect(
             ":memory:",
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
         )
         self.connection.execute("SET TimeZone = 'UTC'")
-        self.sql = page_sql()
+        self.sql = sql
 
     def __call__(self, page: pa.Table) -> pa.Table:
         try:
@@ -267,6 +351,8 @@ class _PageTransform:
                 f"positions {first} to {last}: a stored event is not what the application "
                 f"writes ({str(error).splitlines()[0]}); run `strongroom audit verify`"
             ) from error
+        finally:
+            self.connection.unregister("page")
         missing = table.filter(pc.is_null(table["recorded_at"]))
         if missing.num_rows:
             raise ExportProblem(
@@ -274,6 +360,34 @@ class _PageTransform:
                 "run `strongroom audit verify`"
             )
         return table
+
+
+# Transforms left by earlier runs in this process, for the next: a server brings its export
+# up to date before every question, and opening DuckDB and preparing the statement each
+# run cost more than turning the few events recorded since.
+_idle_transforms: list[_PageTransform] = []
+_idle_lock = threading.Lock()
+MAX_IDLE_TRANSFORMS = 2
+
+
+@contextmanager
+def _transform() -> Iterator[_PageTransform]:
+    sql = page_sql()  # a capability registered since the last run may have changed it
+    with _idle_lock:
+        found = next((t for t in _idle_transforms if t.sql == sql), None)
+        if found is not None:
+            _idle_transforms.remove(found)
+    transform = found if found is not None else _PageTransform(sql)
+    try:
+        yield transform
+    except BaseException:
+        transform.connection.close()
+        raise
+    with _idle_lock:
+        if len(_idle_transforms) < MAX_IDLE_TRANSFORMS:
+            _idle_transforms.append(transform)
+            return
+    transform.connection.close()
 
 
 def page_sql() -> str:
@@ -306,49 +420,38 @@ def page_sql() -> str:
         ORDER BY position"""
 
 
-class _Segment:
-    """Rows read since the last write."""
+def write_events(table: pa.Table, path: Path) -> None:
+    """One export file, as every export file is written (segments, and merged days)."""
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        use_dictionary=[name for name in table.column_names if name not in _UNIQUE_COLUMNS],
+        write_page_index=True,
+        data_page_size=DATA_PAGE_BYTES,
+    )
 
-    def __init__(self, transform: _PageTransform) -> None:
-        self.transform = transform
-        self.tables: list[pa.Table] = []
-        self.rows = 0
-        self.last_position = 0
-        self.last_hash = ""
 
-    def add(self, page: pa.Table) -> None:
-        if not page.num_rows:
-            return
-        table = self.transform(page)
-        self.tables.append(table)
-        self.rows += table.num_rows
-        self.last_position = table["position"][-1].as_py()
-        self.last_hash = table["chain_hash"][-1].as_py()
-
-    def write(self, directory: Path, manifest: Manifest) -> int:
-        """Write one file per day, then record them and the new position in the manifest."""
-        if not self.rows:
-            return 0
-        segment = pa.concat_tables(self.tables)
-        written = []
-        for of_day in _by_day(segment):
-            day = of_day["day"][0].as_py()
-            table = of_day.drop_columns(["day"]).cast(SCHEMA)
-            first, last = table["position"][0].as_py(), table["position"][-1].as_py()
-            relative = f"day={day}/events-{first:020d}-{last:020d}.parquet"
-            path = directory / relative
-            path.parent.mkdir(exist_ok=True)
-            temporary = temporary_name(path)
-            pq.write_table(table, temporary, compression="zstd")
-            publish(temporary, path)
-            written.append(ExportedFile(relative, first, last, table.num_rows))
-        manifest.files.extend(written)
-        manifest.position = self.last_position
-        manifest.chain_hash = self.last_hash
-        manifest.events += self.rows
-        manifest.save(directory)
-        self.tables, self.rows = [], 0
-        return len(written)
+def _write_segment(directory: Path, manifest: Manifest, tables: list[pa.Table]) -> int:
+    """Write one file per day, then record them and the new position in the manifest."""
+    segment = pa.concat_tables(tables)
+    written = []
+    for of_day in _by_day(segment):
+        day = of_day["day"][0].as_py()
+        table = of_day.drop_columns(["day"]).cast(SCHEMA)
+        first, last = table["position"][0].as_py(), table["position"][-1].as_py()
+        relative = f"day={day}/events-{first:020d}-{last:020d}.parquet"
+        path = directory / relative
+        path.parent.mkdir(exist_ok=True)
+        temporary = temporary_name(path)
+        write_events(table, temporary)
+        publish(temporary, path)
+        written.append(ExportedFile(relative, first, last, table.num_rows))
+    manifest.files.extend(written)
+    manifest.position = segment["position"][-1].as_py()
+    manifest.chain_hash = segment["chain_hash"][-1].as_py()
+    manifest.events += segment.num_rows
+    return len(written)
 
 
 def _by_day(segment: pa.Table) -> Iterator[pa.Table]:

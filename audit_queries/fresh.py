@@ -34,13 +34,11 @@ def bring_up_to_date(system: System) -> Manifest:
 def fresh_connection(
     system: System, *, for_sql: str | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A locked-down DuckDB connection over the export, brought up to date first.
+    """A locked-down DuckDB connection over the export, brought up to date first (a cursor
+    of the export's long-lived database: `forensic_db.shared`).
 
     Pass the SQL to be run as `for_sql` so the lazy views it names (`ocsf`) exist.
     """
     bring_up_to_date(system)
-    connection = forensic_db.connect(system.settings.forensic_export_dir, for_sql=for_sql)
-    try:
+    with forensic_db.shared(system.settings.forensic_export_dir, for_sql=for_sql) as connection:
         yield connection
-    finally:
-        connection.close()

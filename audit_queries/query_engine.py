@@ -25,7 +25,6 @@ import duckdb
 
 from audit_queries import forensic_db
 from audit_queries.fresh import fresh_connection
-from audit_queries.views import BASE
 from domain.forensic_queries import EngineAnswer, SqlFailed, SqlRefused, SqlStopped
 
 if TYPE_CHECKING:
@@ -105,9 +104,8 @@ def answer_on(
 
 
 def _exported_upto(connection: duckdb.DuckDBPyConnection) -> int:
-    """The last position this connection's views include (DuckDB reads it from file statistics)."""
-    found = connection.execute(f"SELECT max(position) FROM {BASE}").fetchall()
-    return int(found[0][0] or 0)
+    """The last position this connection's views include (the manifest's when it was opened)."""
+    return forensic_db.exported_upto(connection)
 
 
 def json_value(value: object) -> JsonValue:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -198,8 +197,9 @@ class TeamRef:
 class Directory:
     """Everyone who ever registered and every team ever created, as the export holds them.
 
-    Read once per connection (an export connection's files are fixed when it
-    opens, so this cannot go stale) and joined in Python: the names live in the
+    Read once per version of the export (a connection's files are fixed while it is
+    open, so this cannot go stale; cursors of one shared database share it) and joined
+    in Python: the names live in the
     payload, the largest column, and a join in every query would read it again.
     """
 
@@ -215,13 +215,9 @@ class Directory:
         return team.name if team else None
 
 
-_DIRECTORIES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Directory] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def directory(connection: duckdb.DuckDBPyConnection) -> Directory:
-    found = _DIRECTORIES.get(connection)
+    remembered = forensic_db.memo(connection)
+    found = remembered.get("directory")
     if found is None:
         people = _run(
             connection, "SELECT user_id, email, name FROM people", {}, row_limit=_ALL
@@ -231,7 +227,7 @@ def directory(connection: duckdb.DuckDBPyConnection) -> Directory:
             {str(u): Person(str(u), str(e), str(n)) for u, e, n in people},
             {str(t): TeamRef(str(t), str(n)) for t, n in teams},
         )
-        _DIRECTORIES[connection] = found
+        remembered["directory"] = found
     return found
 
 
@@ -670,17 +666,18 @@ def _history(
     the largest column, and it is read for the page alone.
     """
     where, values = window.condition()
-    named: dict[str, object] = {"id": subject, "after": after, "limit": limit + 1}
+    named: dict[str, object] = {"id": subject} | values
     if email is not None:
         named["email"] = email
-    found = _run(
+    found = _first_matches(
         connection,
         f"""SELECT e.position, {relation} AS relation FROM {BASE} e
-        WHERE {matches} AND {where} AND e.position > $after
+        WHERE {matches} AND {where} AND e.position > $low AND e.position <= $high
         ORDER BY e.position LIMIT $limit""",
-        named | values,
-        row_limit=limit + 1,
-    ).rows
+        named,
+        after,
+        limit + 1,
+    )
     truncated = len(found) > limit
     relations = dict(found[:limit])
     if not relations:
@@ -712,6 +709,35 @@ def _history(
             )
         )
     return history, truncated
+
+
+# The first stretch of the log searched for a page of matches, in positions; each next
+# stretch is twice as long, so a page that fills early stops early and one that does not
+# costs at most one scan of the rest.
+FIRST_STRETCH = 1 << 20
+
+
+def _first_matches(
+    connection: duckdb.DuckDBPyConnection,
+    sql: str,
+    values: dict[str, object],
+    after: int,
+    wanted: int,
+) -> list[tuple[Any, ...]]:
+    """The first `wanted` rows of `sql` (in position order, over ($low, $high]) after `after`.
+
+    The export's files and row groups are in position order and carry their positions'
+    range, so a stretch of positions reads only the files that hold it.
+    """
+    last = forensic_db.exported_upto(connection)
+    found: list[tuple[Any, ...]] = []
+    low, stretch = after, FIRST_STRETCH
+    while low < last and len(found) < wanted:
+        high = min(last, low + stretch)
+        bound = values | {"low": low, "high": high, "limit": wanted - len(found)}
+        found += _run(connection, sql, bound, row_limit=wanted).rows
+        low, stretch = high, stretch * 2
+    return found
 
 
 # Rows by position, as a semi-join: DuckDB turns it into a filter inside the scan, which
