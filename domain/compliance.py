@@ -608,7 +608,8 @@ class Compliance(Capability):
         return changed
 
     def _projects_under_level(self, level_id: UUID) -> set[UUID]:
-        """Projects using the level, and their sub-projects (which inherit it)."""
+        """Projects using the level. (Their sub-projects answer to it too; every sub-project
+        member is a parent member, so `_reassess_projects` reaches them through people.)"""
         usage = self.find(LevelProjects, LevelProjects.create_id(level_id))
         return set() if usage is None else set(usage.project_ids)
 
