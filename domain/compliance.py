@@ -608,8 +608,10 @@ class Compliance(Capability):
         return changed
 
     def _projects_under_level(self, level_id: UUID) -> set[UUID]:
-        """Projects using the level. (Their sub-projects answer to it too; every sub-project
-        member is a parent member, so `_reassess_projects` reaches them through people.)"""
+        """Projects using the level. Their sub-projects answer to it too: their members
+        joined through the parent, so `_reassess_projects` reaches them through people.
+        One since removed from the parent but kept in the sub-project gets no recorded
+        lapse; access refuses them anyway (not a member of the parent)."""
         usage = self.find(LevelProjects, LevelProjects.create_id(level_id))
         return set() if usage is None else set(usage.project_ids)
 
