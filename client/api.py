@@ -66,6 +66,8 @@ class StrongroomClient:
 
     def login(self, keys: UserKeys, email: str) -> dict[str, Any]:
         """Sign a fresh challenge; keeps the session token for later requests."""
+        # A login starts a new session: an old token (expired, perhaps) is not sent.
+        self.token = None
         challenge = self.request("POST", "/api/v1/auth/challenge", json={"email": email})
         nonce = base64.b64decode(challenge["nonce"])
         signature = keys.login_signature(nonce, email)

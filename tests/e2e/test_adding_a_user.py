@@ -144,8 +144,7 @@ def test_adding_a_researcher(settings: Settings, tmp_path: Path) -> None:
         assert refused.value.status == 403
         assert "HIPAA: DAC Compliance expired 2026-10-31" in str(refused.value.detail)
         # The server's expiry process records it; the project shows her non-compliant.
-        root = StrongroomClient(url)  # a month on, a new session
-        root.login(root_keys, "root@enclave.edu")
+        root.login(root_keys, "root@enclave.edu")  # a month on, a new session
         deadline = time.monotonic() + 30
         while not (lapsed := root.non_compliant_members()) and time.monotonic() < deadline:
             time.sleep(0.1)
