@@ -410,9 +410,8 @@ class Compliance(Capability):
             parent_id=parent_id,
             allows_mixing=bool(allows_mixing),
         )
-        usage = self.find(LevelProjects, LevelProjects.create_id(level.id)) or LevelProjects(
-            level.id
-        )
+        usage = self.find(LevelProjects, LevelProjects.create_id(level.id))
+        usage = usage or LevelProjects(level.id)
         usage.assign(project_id=project.id)
         self.save(project, usage, UniqueName("project", name, project.id))
         return project.id
@@ -421,13 +420,7 @@ class Compliance(Capability):
         """Admit a person who holds every requirement of the project's levels, now."""
         wanted = _restrictions(restrictions)
         now = clock.now()
-        actor, project, person = (
-            self.acting_user(),
-            self.project(project_id),
-            self.load(User, user_id),
-        )
-        membership = ProjectMembership(project.id, person.subject(), project.parked)
-        self.authorise(actor, Action.ADD_MEMBER, membership)
+        project, person = self._membership_change(project_id, user_id, Action.ADD_MEMBER)
         if project.is_member(person.id):
             raise AlreadyMember(f"{person.email} is already a member of {project.name}")
         standing = self.standing(person.id, project, now, as_if_member=True)
@@ -445,31 +438,16 @@ class Compliance(Capability):
                 f"{person.email} cannot join {project.name}: " + "; ".join(standing.lapses),
             )
         project.add_member(user_id=person.id, restrictions=_sorted(wanted))
-        index = self.find(UserProjects, UserProjects.create_id(person.id)) or UserProjects(
-            person.id
-        )
+        index = self._projects_index(person.id)
         index.join(project_id=project.id)
         self.save(project, index)
 
     def remove_member(self, project_id: UUID, user_id: UUID, reason: str) -> None:
         """End a membership; its history stays (the member's sub-projects grant nothing then)."""
         reason = text.checked("reason", reason, max_length=REASON_LENGTH)
-        actor, project, person = (
-            self.acting_user(),
-            self.project(project_id),
-            self.load(User, user_id),
-        )
-        self.authorise(
-            actor,
-            Action.REMOVE_MEMBER,
-            ProjectMembership(project.id, person.subject(), project.parked),
-        )
-        if not project.is_member(person.id):
-            raise NotMember(f"{person.email} is not a member of {project.name}")
+        project, person = self._member(project_id, user_id, Action.REMOVE_MEMBER)
         project.remove_member(user_id=person.id, reason=reason)
-        index = self.find(UserProjects, UserProjects.create_id(person.id)) or UserProjects(
-            person.id
-        )
+        index = self._projects_index(person.id)
         index.leave(project_id=project.id)
         self.save(project, index)
 
@@ -477,18 +455,7 @@ class Compliance(Capability):
         self, project_id: UUID, user_id: UUID, restrictions: Iterable[str]
     ) -> None:
         wanted = _restrictions(restrictions)
-        actor, project, person = (
-            self.acting_user(),
-            self.project(project_id),
-            self.load(User, user_id),
-        )
-        self.authorise(
-            actor,
-            Action.SET_RESTRICTIONS,
-            ProjectMembership(project.id, person.subject(), project.parked),
-        )
-        if not project.is_member(person.id):
-            raise NotMember(f"{person.email} is not a member of {project.name}")
+        project, person = self._member(project_id, user_id, Action.SET_RESTRICTIONS)
         before = project.restrictions_of(person.id)
         if before != wanted:
             project.change_restrictions(
@@ -496,8 +463,25 @@ class Compliance(Capability):
             )
             self.save(project)
 
-    def _member_change(self, project_id: UUID, user_id: UUID) -> tuple[User, Project, User]:
-        return self.acting_user(), self.project(project_id), self.load(User, user_id)
+    def _membership_change(
+        self, project_id: UUID, user_id: UUID, action: Action
+    ) -> tuple[Project, User]:
+        """Load the project and the person, and authorise `action` on the membership."""
+        actor, project, person = (
+            self.acting_user(),
+            self.project(project_id),
+            self.load(User, user_id),
+        )
+        membership = ProjectMembership(project.id, person.subject(), project.parked)
+        self.authorise(actor, action, membership)
+        return project, person
+
+    def _member(self, project_id: UUID, user_id: UUID, action: Action) -> tuple[Project, User]:
+        """As `_membership_change`, for a person who must already be a member."""
+        project, person = self._membership_change(project_id, user_id, action)
+        if not project.is_member(person.id):
+            raise NotMember(f"{person.email} is not a member of {project.name}")
+        return project, person
 
     def _projects_index(self, user_id: UUID) -> UserProjects:
         found = self.find(UserProjects, UserProjects.create_id(user_id))
