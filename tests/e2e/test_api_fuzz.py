@@ -239,14 +239,19 @@ def test_anonymously(case: Case, enclave: Enclave) -> None:
 
 
 def test_afterwards_the_log_verifies_and_every_read_model_is_at_its_head(
-    enclave: Enclave,
+    enclave: Enclave, request: pytest.FixtureRequest
 ) -> None:
-    if not enclave.seen:
-        pytest.skip("checks what the fuzz ring left behind: run the whole module")
-    # The run reached past refusals: writes were accepted, and officers read.
-    assert enclave.seen["root PUT /api/v1/teams/{team_id}/quota"][204]
-    assert enclave.seen["root POST /api/v1/teams/{team_id}/members"][204]
-    assert enclave.seen["olive GET /api/v1/alerts"][200]
+    # Whatever part of the ring ran before (all of it in CI), the log it left must
+    # verify and the read models must catch up; what a part must have reached is
+    # asserted when that part ran.
+    ran = {item.originalname for item in request.session.items if isinstance(item, pytest.Function)}
+    if "test_as_a_super_admin" in ran:
+        # The run reached past refusals: writes were accepted...
+        assert enclave.seen["root PUT /api/v1/teams/{team_id}/quota"][204]
+        assert enclave.seen["root POST /api/v1/teams/{team_id}/members"][204]
+    if "test_as_a_compliance_officer" in ran:
+        # ...and officers read.
+        assert enclave.seen["olive GET /api/v1/alerts"][200]
 
     # The server's own read models, as /healthz reports them, once they catch up
     # (or one stalls); the deadline only bounds the wait, the asserts say what is wrong.
